@@ -1,0 +1,49 @@
+# Dataface launch gate. `make readiness` judges ENV (default: the local stand-in);
+# `make test` runs the suite's own tests, including every fault. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ENV ?= local
+SURFACES ?=
+CRITERIA ?=
+FAULT ?=
+WORKERS ?= 2
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+GATE_ARGS = --env $(ENV) $(if $(SURFACES),--surfaces $(SURFACES)) $(if $(CRITERIA),--criteria $(CRITERIA)) \
+	$(if $(FAULT),--fault $(FAULT))
+
+.PHONY: readiness test lint venv allure-cli clean faults
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+## Judge an environment: exit 0 GO, 100 NO-GO, 101 INCOMPLETE, 2 could not judge.
+readiness: $(VENV)/.installed
+	$(PY) -m pytest suites $(GATE_ARGS) -n $(WORKERS) --dist loadfile -q -rN
+
+## The suite's own tests: the gate's library, and every fault turning its criterion red.
+test: $(VENV)/.installed
+	$(PY) -m pytest tests -n $(WORKERS) -q
+
+## List the stand-in's named faults and the criteria each must turn red.
+faults: $(VENV)/.installed
+	$(PY) -m fixtures.standin.faults
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check readiness suites fixtures tests
+
+## Optional: the Allure 3 report generator (Node) for allure-report/ HTML.
+allure-cli:
+	@command -v npm >/dev/null || { echo "npm not found: Allure HTML will be skipped (allure-results/ is still written)"; exit 0; }
+	npm install --prefix .tools --no-audit --no-fund allure
+
+clean:
+	rm -rf .gate-work reports/*/ reports/latest

@@ -1,0 +1,39 @@
+"""Helpers every check uses to fail clearly and leave evidence.
+
+A failure's first line is what gate.md shows next to the owner, so it names
+the thing, the expectation and what was seen; the full list follows it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:  # Allure is evidence, not a requirement for judging.
+    import allure
+except ImportError:  # pragma: no cover
+    allure = None
+
+
+def fail_on(problems: list[str], what: str) -> None:
+    """Fail naming every problem, the first on the first line; pass when none."""
+    if not problems:
+        return
+    if len(problems) == 1:
+        pytest.fail(problems[0], pytrace=False)
+    body = "\n".join(f"- {p}" for p in problems)
+    pytest.fail(f"{problems[0]} (+{len(problems) - 1} more {what})\n{body}", pytrace=False)
+
+
+def record(evidence_dir: Path, name: str, data: Any) -> Path:
+    """Write a check's details as JSON evidence and attach them to Allure."""
+    path = evidence_dir / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, default=str)
+    path.write_text(text + "\n")
+    if allure is not None:
+        allure.attach(text, name=name, attachment_type=allure.attachment_type.JSON)
+    return path

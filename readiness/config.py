@@ -1,0 +1,296 @@
+"""The environment file: every target the gate judges, typed.
+
+`ENV=<name>` reads ``envs/<name>.yaml``; `ENV=<path>` reads that file. The gate
+never guesses a target: URLs, project directories, warehouses and time limits
+all come from here, so the same checks judge the local stand-in and staging.
+
+Each surface's section is validated on its own. A broken ``packs:`` section
+makes the packs criteria ``error`` and names the key; it does not stop the
+other surfaces from being judged. A file that cannot be read at all is a
+``ConfigError`` before any test runs.
+
+Credentials never live in the file: a setting that needs one names the
+environment variable that holds it (``EnvVarRef``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The environment file cannot be used; the message names file and key."""
+
+
+class Strict(BaseModel):
+    """Base of every config shape: an unknown key is a typo, and a typo in a
+    gate config silently disables a check, so it is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvVarRef(Strict):
+    """A credential, by the name of the environment variable that holds it."""
+
+    env: str
+
+    def value(self) -> str:
+        """The credential; a missing variable names itself, never a value."""
+        found = os.environ.get(self.env)
+        if not found:
+            raise ConfigError(f"environment variable {self.env} is not set (needed for a credential)")
+        return found
+
+
+class Duration(Strict):
+    """A dbt-style age bound: ``{count: 24, period: hour}``."""
+
+    count: int = Field(gt=0)
+    period: Literal["minute", "hour", "day"]
+
+    def as_timedelta(self) -> timedelta:
+        return timedelta(**{f"{self.period}s": self.count})
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.period}{'s' if self.count != 1 else ''}"
+
+
+class Timeouts(Strict):
+    """Upper bounds for every wait the checks make; no check waits unbounded."""
+
+    http_s: float = Field(default=10.0, gt=0)
+    command_s: float = Field(default=300.0, gt=0)
+
+
+class WarehouseConfig(Strict):
+    """Where the packs' connector data lives.
+
+    ``project_env_var`` is the variable the dct project reads its warehouse path
+    from (``path: "{{ env_var('DATAFACE_WAREHOUSE') }}"`` in dbt_charts.yml). The
+    rehearsals (drift, empty, edge) point it at scratch copies; a project that
+    hard-codes its path can still be validated and rendered, but not rehearsed.
+    """
+
+    type: Literal["duckdb"] = "duckdb"
+    path: Path
+    project_env_var: str | None = "DATAFACE_WAREHOUSE"
+
+
+class ConnectorFreshness(Strict):
+    """One connector's freshness source: a schema, optionally narrowed to tables."""
+
+    schema_: str = Field(alias="schema")
+    tables: list[str] | None = None
+    warn_after: Duration | None = None
+    error_after: Duration | None = None
+
+
+class FreshnessConfig(Strict):
+    """dbt source freshness, per connector, on Fivetran's sync stamp."""
+
+    loaded_at_field: str = "_fivetran_synced"
+    warn_after: Duration = Duration(count=6, period="hour")
+    error_after: Duration = Duration(count=24, period="hour")
+    # None: every schema with a table carrying loaded_at_field is a connector.
+    connectors: dict[str, ConnectorFreshness] | None = None
+
+
+class PacksConfig(Strict):
+    """The dashboard-packs surface: any dct project and its warehouse."""
+
+    project_dir: Path
+    previous_project_dir: Path | None = None
+    boards: str = "charts/**/*.yml"
+    warehouse: WarehouseConfig
+    freshness: FreshnessConfig = FreshnessConfig()
+    # Rehearsals mutate scratch copies only; off means PACK-03/05/08 are not evaluated.
+    rehearsals: bool = True
+
+
+SURFACE_MODELS: dict[str, type[Strict]] = {"packs": PacksConfig}
+"""Surfaces whose section has a typed shape; a surface listed in criteria.yaml
+but missing here is one whose checks are not built yet."""
+
+
+class EnvFile(Strict):
+    """The parts of an environment file every surface shares."""
+
+    name: str
+    kind: Literal["local", "staging", "production"]
+    description: str = ""
+    # True: the local stand-in builds the targets this file points at.
+    standin: bool = False
+    timeouts: Timeouts = Timeouts()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_word(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
+            raise ValueError("must be letters, digits, '.', '_' or '-'")
+        return v
+
+
+class EnvConfig(BaseModel):
+    """A loaded environment: shared settings, typed surface sections, and the
+    problems found in sections that did not validate."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    source: Path
+    root: Path
+    env: EnvFile
+    surfaces: dict[str, Any] = {}
+    problems: dict[str, list[str]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    def surface(self, name: str) -> Any:
+        """The validated section for ``name``; raises ConfigError naming what is wrong."""
+        if name in self.problems:
+            raise ConfigError("; ".join(self.problems[name]))
+        if name not in self.surfaces:
+            raise ConfigError(f"{self.source}: no '{name}:' section")
+        return self.surfaces[name]
+
+    def with_surface(self, name: str, section: Strict) -> EnvConfig:
+        """A copy with one section replaced (how the stand-in fills in its targets)."""
+        return self.model_copy(update={"surfaces": {**self.surfaces, name: section}})
+
+    def to_json(self) -> str:
+        """Serialised for xdist workers, so they judge exactly what the controller prepared."""
+        body = {
+            "source": str(self.source),
+            "root": str(self.root),
+            "env": self.env.model_dump(mode="json"),
+            "surfaces": {k: v.model_dump(mode="json", by_alias=True) for k, v in self.surfaces.items()},
+            "problems": self.problems,
+        }
+        return json.dumps(body)
+
+    @classmethod
+    def from_json(cls, text: str) -> EnvConfig:
+        body = json.loads(text)
+        return cls(
+            source=Path(body["source"]),
+            root=Path(body["root"]),
+            env=EnvFile.model_validate(body["env"]),
+            surfaces={k: SURFACE_MODELS[k].model_validate(v) for k, v in body["surfaces"].items()},
+            problems=body["problems"],
+        )
+
+
+def resolve_env_path(env: str, root: Path) -> Path:
+    """``local`` -> envs/local.yaml; anything with a suffix or a slash is a path."""
+    if env.endswith((".yaml", ".yml")) or "/" in env:
+        path = Path(env)
+        return path if path.is_absolute() else (Path.cwd() / path)
+    return root / "envs" / f"{env}.yaml"
+
+
+def _expand(value: Any, where: str, missing: list[str]) -> Any:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in strings (non-secret values only)."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]", missing) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        found = os.environ.get(m.group(1))
+        if found is not None:
+            return found
+        if m.group(2) is not None:
+            return m.group(2)
+        missing.append(f"{where}: uses ${{{m.group(1)}}}, which is not set")
+        return m.group(0)
+
+    return _VAR.sub(sub, value)
+
+
+def _describe(err: ValidationError, source: Path, prefix: str) -> list[str]:
+    out = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif e["type"] == "missing":
+            msg = "missing required key"
+        out.append(f"{source.name}: {key}: {msg}")
+    return out
+
+
+def _absolutise(section: Strict, root: Path) -> Strict:
+    """Relative paths in a section are relative to the gate's root directory."""
+    updates: dict[str, Any] = {}
+    for field, value in section:
+        if isinstance(value, Path) and not value.is_absolute():
+            updates[field] = root / value
+        elif isinstance(value, Strict):
+            updates[field] = _absolutise(value, root)
+    return section.model_copy(update=updates) if updates else section
+
+
+def load_env(env: str, root: Path) -> EnvConfig:
+    """Load and validate an environment file; ConfigError when it is unusable."""
+    path = resolve_env_path(env, root)
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / "envs").glob("*.yaml"))
+        raise ConfigError(f"environment '{env}': no file {path} (known: {', '.join(known) or 'none'})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+
+    missing: list[str] = []
+    raw = _expand(raw, "", missing)
+    unset = {m.split(".")[0].split(":")[0]: [] for m in missing}
+    for m in missing:
+        unset[m.split(".")[0].split(":")[0]].append(f"{path.name}: {m}")
+
+    surface_keys = set(SURFACE_MODELS) | _FUTURE_SURFACES
+    shared = {k: v for k, v in raw.items() if k not in surface_keys}
+    try:
+        env_file = EnvFile.model_validate(shared)
+    except ValidationError as e:
+        raise ConfigError("\n".join(_describe(e, path, ""))) from e
+    shared_unset = [m for key, ms in unset.items() if key not in surface_keys for m in ms]
+    if shared_unset:
+        raise ConfigError("\n".join(shared_unset))
+
+    surfaces: dict[str, Any] = {}
+    problems: dict[str, list[str]] = {}
+    for name, model in SURFACE_MODELS.items():
+        if name not in raw:
+            continue
+        if name in unset:
+            problems[name] = unset[name]
+            continue
+        try:
+            surfaces[name] = _absolutise(model.model_validate(raw[name] or {}), root)
+        except ValidationError as e:
+            problems[name] = _describe(e, path, name)
+    return EnvConfig(source=path, root=root, env=env_file, surfaces=surfaces, problems=problems)
+
+
+# Sections of surfaces whose checks are not built yet are accepted untyped, so
+# staging files can carry their targets ahead of the checks.
+_FUTURE_SURFACES = frozenset(
+    {"deployment", "secrets", "billing", "domains", "provisioning", "fivetran", "operations", "load", "chaos"}
+)
+

@@ -1,0 +1,236 @@
+"""Dataface itself, through its CLI: `dct validate` and `dct render`.
+
+The checks judge a pack the way a user's Dataface would run it: the published
+`dct` with the project's own dbt_charts.yml, its warehouse chosen by the env var
+the project reads. One process renders every board, so a whole pack costs one
+interpreter start, not one per board.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from readiness.drivers.dct_session import DctSession, SessionError
+
+
+class DctError(Exception):
+    """dct could not be run at all (missing, timed out); names the command."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BoardValidation:
+    board: str
+    success: bool
+    errors: tuple[Diagnostic, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChartRender:
+    """One chart as rendered: its rows, or the error it rendered instead."""
+
+    id: str
+    query: str | None
+    chart_type: str | None
+    title: str
+    rows: list[dict[str, Any]] | None = None
+    error: Diagnostic | None = None
+
+    @property
+    def blank(self) -> bool:
+        """No error, yet nothing to show: every row empty or every value null."""
+        if self.error is not None:
+            return False
+        return not self.rows or all(all(v is None for v in r.values()) for r in self.rows)
+
+
+@dataclass(frozen=True)
+class BoardRender:
+    board: str
+    title: str = ""
+    charts: tuple[ChartRender, ...] = ()
+    board_error: str | None = None
+    warnings: tuple[Diagnostic, ...] = field(default_factory=tuple)
+
+    @property
+    def chart_errors(self) -> list[ChartRender]:
+        return [c for c in self.charts if c.error is not None]
+
+
+class Renderer(Protocol):
+    """What the packs checks ask of Dataface."""
+
+    project_dir: Path
+
+    def boards(self, pattern: str) -> list[str]: ...
+
+    def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]: ...
+
+    def render(self, boards: list[str], warehouse: Path | None, out_dir: Path) -> dict[str, BoardRender]: ...
+
+
+def _dct_executable() -> list[str]:
+    beside = Path(sys.executable).with_name("dct")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("dct")
+    if found:
+        return [found]
+    raise DctError("dct not found: install dbt-charts (make venv) or put dct on PATH")
+
+
+def _diag(d: dict[str, Any]) -> Diagnostic:
+    return Diagnostic(code=str(d.get("code", "")), message=str(d.get("message", "")))
+
+
+def _charts(items: list[dict[str, Any]]) -> list[ChartRender]:
+    """Flatten dct's nested layout (rows of boards of charts) to its charts."""
+    out: list[ChartRender] = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "chart":
+            spec = item.get("chart") or {}
+            err = item.get("_error")
+            out.append(
+                ChartRender(
+                    id=str(spec.get("id") or item.get("id")),
+                    query=spec.get("query_name") or (err or {}).get("query"),
+                    chart_type=spec.get("chart_type"),
+                    title=str(spec.get("title") or spec.get("label") or ""),
+                    rows=item.get("data") if err is None else None,
+                    error=_diag(err) if err else None,
+                )
+            )
+        elif kind == "board":
+            out.extend(_charts(item.get("board", {}).get("items", [])))
+        elif isinstance(item.get("items"), list):
+            out.extend(_charts(item["items"]))
+    return out
+
+
+class DctCli:
+    """The `dct` command line, run in the project with a chosen warehouse.
+
+    With a ``DctSession`` the commands go to one long-lived dct process;
+    without one, each is its own ``dct`` process.
+    """
+
+    def __init__(
+        self,
+        project_dir: Path,
+        warehouse_env_var: str | None,
+        timeout_s: float,
+        session: DctSession | None = None,
+    ) -> None:
+        self.project_dir = project_dir
+        self.warehouse_env_var = warehouse_env_var
+        self.timeout_s = timeout_s
+        self.session = session
+
+    def boards(self, pattern: str) -> list[str]:
+        return sorted(p.relative_to(self.project_dir).as_posix() for p in self.project_dir.glob(pattern))
+
+    def _run(self, args: list[str], warehouse: Path | None) -> subprocess.CompletedProcess[str]:
+        extra = {"DO_NOT_TRACK": "1", "DCT_NO_WORKSPACE_GUARD": "1"}
+        if warehouse is not None:
+            if not self.warehouse_env_var:
+                raise DctError("this project's warehouse is not selectable: set packs.warehouse.project_env_var")
+            extra[self.warehouse_env_var] = str(warehouse)
+        args = ["--no-send-anonymous-usage-stats", *args]
+        if self.session is not None:
+            try:
+                return self.session.run(args, self.project_dir, extra, self.timeout_s)
+            except SessionError as e:
+                raise DctError(str(e)) from e
+        try:
+            return subprocess.run(
+                [*_dct_executable(), *args],
+                cwd=self.project_dir,
+                env={**os.environ, **extra},
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+            )
+        except subprocess.TimeoutExpired as e:
+            raise DctError(f"`dct {' '.join(args[1:3])}` in {self.project_dir} exceeded {self.timeout_s:.0f} s") from e
+
+    def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]:
+        """`dct validate --json --strict --warehouse`: schema, references, and
+        every query DESCRIBEd against the warehouse (ERR-WAREHOUSE-QUERY-INVALID)."""
+        proc = self._run(["validate", "--json", "--strict", "--warehouse", *boards], warehouse)
+        try:
+            raw = json.loads(proc.stdout)
+        except json.JSONDecodeError as e:
+            tail = (proc.stderr or proc.stdout).strip()[-400:]
+            raise DctError(f"dct validate printed no JSON (exit {proc.returncode}): {tail}") from e
+        entries = raw if isinstance(raw, list) else [raw]
+        out: dict[str, BoardValidation] = {}
+        for e in entries:
+            board = str(e.get("path", ""))
+            out[board] = BoardValidation(
+                board=board,
+                success=bool(e.get("success")),
+                errors=tuple(_diag(d) for d in e.get("errors", [])),
+                warnings=tuple(_diag(d) for d in e.get("warnings", [])),
+            )
+        return out
+
+    def render(self, boards: list[str], warehouse: Path | None, out_dir: Path) -> dict[str, BoardRender]:
+        """`dct render --format json` for every board in one process. Chart
+        errors are kept in the output (--allow-chart-errors) so each one can be
+        attributed; a board with no output is a board-level error."""
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        proc = self._run(
+            [
+                "render",
+                *boards,
+                "--format",
+                "json",
+                "--output",
+                str(out_dir / "{dir}" / "{stem}.json"),
+                "--allow-chart-errors",
+                "--no-cache",
+            ],
+            warehouse,
+        )
+        results: dict[str, BoardRender] = {}
+        for board in boards:
+            produced = out_dir / Path(board).with_suffix(".json")
+            if not produced.exists():
+                results[board] = BoardRender(board=board, board_error=_board_error(board, proc))
+                continue
+            body = json.loads(produced.read_text())
+            results[board] = BoardRender(
+                board=board,
+                title=str(body.get("title") or ""),
+                charts=tuple(_charts(body.get("items", []))),
+                warnings=tuple(_diag(w) for w in body.get("warnings", [])),
+            )
+        return results
+
+
+def _board_error(board: str, proc: subprocess.CompletedProcess[str]) -> str:
+    """The part of dct's stderr about this board, else its last lines."""
+    lines = (proc.stderr or "").splitlines()
+    mine = [i for i, line in enumerate(lines) if board in line]
+    if mine:
+        start = max(0, mine[0] - 6)
+        excerpt = " ".join(line.strip() for line in lines[start : mine[0] + 1])
+    else:
+        excerpt = " ".join(line.strip() for line in lines[-4:])
+    return f"dct render exit {proc.returncode}, no output for {board}: {excerpt[:500]}"

@@ -1,0 +1,536 @@
+"""The gate as a pytest plugin: collect checks by criterion, judge, leave evidence.
+
+Inert unless ``--env`` is given, so the suite's own tests (``make test``) run
+under plain pytest. State lives on one ``Gate`` object stashed on the config,
+as pytest's own junitxml keeps its state; nothing is global.
+
+Under pytest-xdist the controller prepares the stand-in once, hands workers the
+prepared environment through ``workerinput``, and alone writes the evidence
+from the reports workers send back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from readiness import evidence, hookspecs
+from readiness.config import ConfigError, EnvConfig, load_env
+from readiness.criteria import Catalog, CatalogError, load_catalog
+from readiness.gatefile import GateReport, InvalidWaiver, Scope, git_sha, summarise, versions
+from readiness.standin import StandinError
+from readiness.verdict import EXIT_CODES, Context, Outcome, Verdict, decide, judge
+from readiness.waivers import WaiverFileError, WaiverSet, load_waivers
+
+EXIT_USAGE = 2
+"""The gate could not judge at all (bad env, unknown id, unknown fault)."""
+
+gate_key = pytest.StashKey["Gate"]()
+_WORKER_KEY = "readiness"
+
+
+@dataclass
+class Gate:
+    """Everything one gate run knows; one per pytest config."""
+
+    root: Path
+    catalog: Catalog
+    env_name: str
+    run_id: str
+    run_dir: Path
+    started_at: str
+    scope: Scope
+    fault: str | None = None
+    env: EnvConfig | None = None
+    waivers: WaiverSet = field(default_factory=WaiverSet)
+    usage_errors: list[str] = field(default_factory=list)
+    soft_errors: list[str] = field(default_factory=list)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    criteria_of: dict[str, list[str]] = field(default_factory=dict)
+    report: GateReport | None = None
+
+    @property
+    def workroot(self) -> Path:
+        """This run's scratch tree: stand-in data and rehearsal copies, removed
+        at the end (READINESS_KEEP_WORK=1 keeps it for debugging)."""
+        return self.root / ".gate-work" / self.run_id
+
+    def in_scope(self, criterion_id: str) -> bool:
+        c = self.catalog.criteria[criterion_id]
+        if self.scope.criteria is not None:
+            return criterion_id in self.scope.criteria
+        return c.surface in self.scope.surfaces
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").replace(" ", ",").split(",") if v.strip()]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("readiness", "Dataface launch gate")
+    group.addoption("--env", dest="readiness_env", help="environment: a name in envs/ or a path to a YAML file")
+    group.addoption("--surfaces", dest="readiness_surfaces", help="judge only these surfaces (comma list)")
+    group.addoption("--criteria", dest="readiness_criteria", help="judge only these criterion ids (comma list)")
+    group.addoption("--fault", dest="readiness_fault", help="inject this named fault into the local stand-in")
+    group.addoption("--reports-dir", dest="readiness_reports", default="reports", help="where run directories go")
+    group.addoption("--catalog", dest="readiness_catalog", default="criteria.yaml", help="criteria catalog")
+    group.addoption("--waivers", dest="readiness_waivers", default="waivers.yaml", help="deferrals file")
+    group.addoption("--run-id", dest="readiness_run_id", help="name of the run directory (default: time-env-random)")
+    group.addoption("--today", dest="readiness_today", help="judge waiver expiry as of this date (YYYY-MM-DD)")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def _scope(opt_surfaces: str | None, opt_criteria: str | None, catalog: Catalog) -> tuple[Scope, list[str]]:
+    errors: list[str] = []
+    surfaces = _split(opt_surfaces or os.environ.get("SURFACES"))
+    criteria = _split(opt_criteria or os.environ.get("CRITERIA"))
+    for s in surfaces:
+        if s not in catalog.surfaces:
+            errors.append(f"unknown surface {s!r} (known: {', '.join(catalog.surfaces)})")
+    for c in criteria:
+        try:
+            catalog.require(c)
+        except KeyError as e:
+            errors.append(str(e.args[0]))
+    chosen = surfaces or ([catalog.criteria[c].surface for c in criteria if c in catalog.criteria])
+    all_surfaces = list(catalog.surfaces)
+    scope = Scope(
+        surfaces=sorted(set(chosen), key=all_surfaces.index) if chosen else all_surfaces,
+        criteria=criteria or None,
+        partial=bool(surfaces or criteria),
+    )
+    return scope, errors
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    env_opt = config.getoption("readiness_env")
+    if not env_opt:
+        return
+    root = config.rootpath
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        gate = _gate_from_worker(root, worker[_WORKER_KEY])
+        config.stash[gate_key] = gate
+        config.pluginmanager.register(_WorkerHooks(gate), "readiness-worker")
+        return
+
+    try:
+        catalog = load_catalog(root / config.getoption("readiness_catalog"))
+    except CatalogError as e:
+        raise pytest.UsageError(f"criteria catalog: {e}") from e
+    scope, scope_errors = _scope(
+        config.getoption("readiness_surfaces"), config.getoption("readiness_criteria"), catalog
+    )
+    env_name = Path(env_opt).stem if env_opt.endswith((".yaml", ".yml")) else env_opt
+    run_id = config.getoption("readiness_run_id") or evidence.new_run_id(env_name)
+    reports = root / config.getoption("readiness_reports")
+    run_dir = evidence.prepare_run_dir(reports, run_id)
+    gate = Gate(
+        root=root,
+        catalog=catalog,
+        env_name=env_name,
+        run_id=run_id,
+        run_dir=run_dir,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        scope=scope,
+        fault=config.getoption("readiness_fault"),
+        usage_errors=list(scope_errors),
+    )
+    config.stash[gate_key] = gate
+
+    today = date.fromisoformat(config.getoption("readiness_today") or datetime.now(UTC).date().isoformat())
+    try:
+        gate.waivers = load_waivers(root / config.getoption("readiness_waivers"), set(catalog.criteria), today)
+    except WaiverFileError as e:
+        gate.soft_errors.append(f"waivers: {e}")
+
+    if not gate.usage_errors:
+        _load_environment(config, gate, env_opt)
+
+    # Evidence paths are decided here, before junitxml, pytest-html and allure
+    # read their options in their own pytest_configure.
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(run_dir / "junit.xml")
+    if getattr(config.option, "htmlpath", "missing") is None:
+        config.option.htmlpath = str(run_dir / "report.html")
+        config.option.self_contained_html = True
+    if getattr(config.option, "allure_report_dir", "missing") is None:
+        config.option.allure_report_dir = str(run_dir / "allure-results")
+    config.pluginmanager.register(_ControllerHooks(gate, config), "readiness-controller")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistBridge(gate), "readiness-xdist")
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(_HtmlSummary(gate), "readiness-html")
+
+
+def _load_environment(config: pytest.Config, gate: Gate, env_opt: str) -> None:
+    try:
+        env = load_env(env_opt, gate.root)
+    except ConfigError as e:
+        gate.usage_errors.append(f"environment: {e}")
+        return
+    if gate.fault and not env.env.standin:
+        gate.usage_errors.append(f"--fault {gate.fault}: faults apply only to a stand-in environment")
+        return
+    if env.env.standin:
+        try:
+            prepared = config.hook.pytest_readiness_standin(
+                config=config, env=env, fault=gate.fault, workdir=gate.workroot / "standin"
+            )
+        except (StandinError, ConfigError) as e:
+            gate.usage_errors.append(f"stand-in: {e}")
+            return
+        if prepared is None:
+            gate.usage_errors.append(f"{env.source.name} sets standin: true but no stand-in plugin is loaded")
+            return
+        env = prepared
+    gate.env = env
+    (gate.run_dir / "env.json").write_text(env.to_json())
+
+
+def _gate_from_worker(root: Path, payload: str) -> Gate:
+    body = json.loads(payload)
+    gate = Gate(
+        root=root,
+        catalog=load_catalog(Path(body["catalog"])),
+        env_name=body["env_name"],
+        run_id=body["run_id"],
+        run_dir=Path(body["run_dir"]),
+        started_at=body["started_at"],
+        scope=Scope.model_validate(body["scope"]),
+        fault=body["fault"],
+    )
+    if body["env"]:
+        gate.env = EnvConfig.from_json(body["env"])
+    gate.waivers = WaiverSet.model_validate_json(body["waivers"])
+    gate.usage_errors = list(body["usage_errors"])
+    return gate
+
+
+class _XdistBridge:
+    """Hands each xdist worker the controller's prepared gate."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        found = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+        for err in json.loads(found) if found else []:
+            if err not in self.gate.usage_errors:
+                self.gate.usage_errors.append(err)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        g = self.gate
+        node.workerinput[_WORKER_KEY] = json.dumps(
+            {
+                "catalog": str(g.root / node.config.getoption("readiness_catalog")),
+                "env_name": g.env_name,
+                "run_id": g.run_id,
+                "run_dir": str(g.run_dir),
+                "started_at": g.started_at,
+                "scope": g.scope.model_dump(),
+                "fault": g.fault,
+                "env": g.env.to_json() if g.env else None,
+                "waivers": g.waivers.model_dump_json(),
+                "usage_errors": g.usage_errors,
+            }
+        )
+
+
+def get_gate(config: pytest.Config) -> Gate | None:
+    return config.stash.get(gate_key, None)
+
+
+def criterion_ids(item: pytest.Item) -> list[str]:
+    return [str(i) for m in item.iter_markers("criterion") for i in m.args]
+
+
+def _select(gate: Gate, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check every binding, then keep only what this run judges.
+
+    Runs wherever items are collected: in-process, or on each xdist worker
+    (the controller collects nothing there), so workers report what they
+    found back through ``workeroutput``.
+    """
+    for item in items:
+        ids = criterion_ids(item)
+        if not ids:
+            gate.usage_errors.append(f"{item.nodeid}: no @pytest.mark.criterion(...) binds it to a criterion")
+        for cid in ids:
+            try:
+                gate.catalog.require(cid)
+            except KeyError as e:
+                gate.usage_errors.append(f"{item.nodeid}: {e.args[0]}")
+
+    checked = {cid for item in items for cid in criterion_ids(item)}
+    for c in gate.catalog.active():
+        surface = gate.catalog.surfaces[c.surface]
+        if surface.built and c.tier == "critical" and c.id not in checked and gate.in_scope(c.id):
+            gate.usage_errors.append(f"{c.id}: critical criterion of built surface '{c.surface}' has no check")
+
+    keep, drop = [], []
+    for item in items:
+        ids = [i for i in criterion_ids(item) if i in gate.catalog.criteria]
+        runnable = [i for i in ids if gate.in_scope(i) and _runnable(gate, i)]
+        (keep if runnable and not gate.usage_errors else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    _label(gate, items)
+
+
+class _WorkerHooks:
+    """On an xdist worker: select and label items; the controller judges."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        _select(self.gate, config, items)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        session.config.workeroutput[_WORKER_KEY] = json.dumps(self.gate.usage_errors)  # type: ignore[attr-defined]
+
+
+class _ControllerHooks:
+    """Records outcomes and writes the evidence."""
+
+    def __init__(self, gate: Gate, config: pytest.Config) -> None:
+        self.gate = gate
+        self.config = config
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        _select(self.gate, config, items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Reduce the three phases of each test to one outcome (worst wins)."""
+        gate = self.gate
+        ids = [v for k, v in report.user_properties if k == "criterion"]
+        if not ids:
+            return
+        if report.when == "call":
+            kind = "failed" if report.failed else "skipped" if report.skipped else "passed"
+        elif report.failed:
+            kind = "error"
+        elif report.skipped:
+            kind = "skipped"
+        else:
+            return
+        before = gate.outcomes.get(report.nodeid)
+        if before is None or _RANK[kind] > _RANK[before.outcome]:
+            message = "" if kind == "passed" else _first_line(report)
+            gate.outcomes[report.nodeid] = Outcome(
+                nodeid=report.nodeid, outcome=kind, message=message, duration_s=report.duration
+            )
+        gate.criteria_of[report.nodeid] = ids
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        gate = self.gate
+        gate.report = _build_report(gate)
+        evidence.write_gate(gate.run_dir, gate.report)
+        session.exitstatus = gate.report.exit_code
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        r = self.gate.report
+        if r is None:
+            return
+        tr = terminalreporter
+        tr.section(f"launch gate: {r.verdict.value}", sep="=", bold=True)
+        for err in r.errors:
+            tr.write_line(f"gate error: {err}", red=True)
+        for c in r.criteria:
+            if not c.in_scope or c.status == "pass":
+                continue
+            tr.write_line(f"{c.status.value:<13} {c.id:<9} {c.tier.value:<11} {c.owner:<22} {c.message[:150]}")
+        tr.write_line("counts: " + ", ".join(f"{k} {v}" for k, v in r.summary.items()))
+        tr.write_line(f"evidence: {self.gate.run_dir} (gate.md, gate.json, report.html, junit.xml)")
+        tr.write_line(f"verdict: {r.verdict.value} (exit {r.exit_code})")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        gate = self.gate
+        timeout = gate.env.env.timeouts.command_s if gate.env else 300.0
+        line = evidence.build_allure_html(gate.root, gate.run_dir, timeout)
+        (gate.run_dir / "allure.txt").write_text(line + "\n")
+        evidence.write_manifest(gate.run_dir)
+        if not os.environ.get("READINESS_KEEP_WORK"):
+            shutil.rmtree(gate.workroot, ignore_errors=True)
+        evidence.point_latest(gate.run_dir.parent, gate.run_dir)
+        print(f"\n{line}\nreports/latest -> {gate.run_dir.name}")
+
+
+def _runnable(gate: Gate, cid: str) -> bool:
+    if gate.env is None:
+        return False
+    if gate.catalog.criteria[cid].surface in gate.env.problems:
+        return False
+    waiver = gate.waivers.for_criterion(cid)
+    return waiver is None or waiver.run
+
+
+def _label(gate: Gate, items: list[pytest.Item]) -> None:
+    """Criterion ids ride on user_properties (xdist ships them back; junit
+    records them) and on Allure labels, so every piece of evidence says which
+    launch requirement a test speaks for."""
+    for item in items:
+        for cid in criterion_ids(item):
+            c = gate.catalog.criteria.get(cid)
+            item.user_properties.append(("criterion", cid))
+            if c is None:
+                continue
+            mark = pytest.mark.allure_label
+            item.add_marker(mark(c.surface, label_type="epic"))
+            item.add_marker(mark(f"{c.id} {c.title}", label_type="feature"))
+            item.add_marker(mark({"critical": "critical", "adjacent": "normal"}.get(c.tier, "minor"), label_type="severity"))
+            item.add_marker(mark(c.owner, label_type="owner"))
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    for prefix in ("Failed: ", "AssertionError: "):
+        text = text.removeprefix(prefix)
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+_RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+
+
+def _build_report(gate: Gate) -> GateReport:
+    by_criterion: dict[str, list[Outcome]] = {}
+    for nodeid, ids in gate.criteria_of.items():
+        for cid in ids:
+            by_criterion.setdefault(cid, []).append(gate.outcomes[nodeid])
+
+    stopped = "; ".join(gate.usage_errors)
+    results = []
+    for c in gate.catalog.active():
+        surface = gate.catalog.surfaces[c.surface]
+        invalid = gate.waivers.invalid.get(c.id)
+        problem = None
+        if gate.env is not None and c.surface in gate.env.problems:
+            problem = "; ".join(gate.env.problems[c.surface])
+        elif gate.env is not None and surface.built and c.surface not in gate.env.surfaces:
+            problem = f"{gate.env.source.name} has no '{c.surface}:' section"
+        if stopped:
+            problem = f"gate did not run: {stopped}"
+        results.append(
+            judge(
+                c,
+                by_criterion.get(c.id, []),
+                Context(
+                    in_scope=gate.in_scope(c.id),
+                    surface_built=surface.built,
+                    surface_issue=surface.issue,
+                    config_problem=problem,
+                    waiver=gate.waivers.for_criterion(c.id),
+                    invalid_waiver="; ".join(invalid[1]) if invalid else None,
+                ),
+            )
+        )
+    errors = gate.usage_errors + gate.soft_errors
+    verdict = Verdict.INCOMPLETE if gate.usage_errors else decide(results, gate.soft_errors)
+    if gate.usage_errors and any(r.status == "fail" and r.tier == "critical" and r.in_scope for r in results):
+        verdict = Verdict.NO_GO
+    return GateReport(
+        verdict=verdict,
+        env=gate.env_name,
+        run_id=gate.run_id,
+        started_at=gate.started_at,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        git_sha=git_sha(gate.root),
+        versions=versions(),
+        scope=gate.scope,
+        fault=gate.fault,
+        exit_code=EXIT_USAGE if gate.usage_errors else EXIT_CODES[verdict],
+        criteria=results,
+        waivers=list(gate.waivers.valid.values()),
+        invalid_waivers=[InvalidWaiver(waiver=w, problems=p) for w, p in gate.waivers.invalid.values()],
+        errors=errors,
+        summary=summarise(results),
+    )
+
+
+class _HtmlSummary:
+    """Puts the verdict at the top of report.html, above pytest-html's tables."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        r = self.gate.report
+        if r is None:
+            return
+        import html
+
+        colour = {"GO": "#1a7f37", "NO-GO": "#cf222e", "INCOMPLETE": "#9a6700"}[r.verdict.value]
+        rows = "".join(
+            f"<tr><td>{c.id}</td><td>{c.tier.value}</td><td>{c.status.value}</td>"
+            f"<td>{html.escape(c.owner)}</td><td>{html.escape(c.message[:300])}</td></tr>"
+            for c in r.criteria
+            if c.in_scope
+        )
+        scope = "partial: " + ", ".join(r.scope.criteria or r.scope.surfaces) if r.scope.partial else "all surfaces"
+        prefix.append(
+            f'<h2 style="color:{colour}">Launch gate verdict: {r.verdict.value}</h2>'
+            f"<p>env <b>{html.escape(r.env)}</b>, run {r.run_id}, {scope}"
+            f"{', fault ' + html.escape(r.fault) if r.fault else ''}</p>"
+            + "".join(f"<p style='color:#cf222e'>gate error: {html.escape(e)}</p>" for e in r.errors)
+            + "<table><tr><th>criterion</th><th>tier</th><th>status</th><th>owner</th><th>first failure line</th></tr>"
+            f"{rows}</table>"
+        )
+
+
+@pytest.fixture(scope="session")
+def gate(request: pytest.FixtureRequest) -> Gate:
+    """The running gate; checks only run under ``--env``."""
+    found = get_gate(request.config)
+    if found is None:
+        pytest.fail("readiness checks run only under the gate: pass --env (make readiness ENV=...)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def env(gate: Gate) -> EnvConfig:
+    """The environment being judged (after the stand-in filled in its targets)."""
+    if gate.env is None:
+        pytest.fail("no environment loaded; see the gate errors above")
+    return gate.env
+
+
+def surface_config(env: EnvConfig, name: str) -> Any:
+    """A surface's typed section, or a failure naming the key that is wrong."""
+    try:
+        return env.surface(name)
+    except ConfigError as e:
+        pytest.fail(f"configuration: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def workdir(gate: Gate) -> Path:
+    """Scratch space shared by this run's workers (never part of the evidence)."""
+    path = gate.workroot / "scratch"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def evidence_dir(gate: Gate) -> Path:
+    """Where checks leave files a reviewer reads (hashed into manifest.json)."""
+    path = gate.run_dir / "evidence"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

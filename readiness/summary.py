@@ -1,0 +1,114 @@
+"""gate.md: the one page a reviewer reads before opening anything else.
+
+Ordered by what a launch review must act on: blockers first, then what could
+not be judged, then warnings, deferrals, and only then what passed.
+"""
+
+from __future__ import annotations
+
+from readiness.criteria import Tier
+from readiness.gatefile import GateReport
+from readiness.verdict import CriterionResult, Status, Verdict
+
+_HEADLINE = {
+    Verdict.GO: "GO: every critical criterion in scope passed or is validly deferred.",
+    Verdict.NO_GO: "NO-GO: a critical criterion failed.",
+    Verdict.INCOMPLETE: "INCOMPLETE: a critical criterion could not be judged.",
+}
+
+
+def _cell(text: str, limit: int = 220) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    return one_line.replace("|", "\\|")
+
+
+def _table(rows: list[CriterionResult]) -> list[str]:
+    out = ["| id | tier | title | owner | status | first failure line | runbook |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(
+            f"| {r.id} | {r.tier.value} | {_cell(r.title, 80)} | {r.owner} | {r.status.value} "
+            f"| {_cell(r.message)} | {r.runbook} |"
+        )
+    return out
+
+
+def render(report: GateReport) -> str:
+    scope = report.scope
+    lines = [
+        f"# Launch gate: **{report.verdict.value}** (env `{report.env}`)",
+        "",
+        _HEADLINE[report.verdict],
+        "",
+    ]
+    if scope.partial:
+        chosen = ", ".join(scope.criteria or scope.surfaces)
+        lines += [
+            f"> **Partial run**: judged {chosen} only. This verdict speaks for that scope, "
+            "not for the launch.",
+            "",
+        ]
+    if report.fault:
+        lines += [f"> Stand-in fault injected: `{report.fault}` (a self-test run, not evidence).", ""]
+    lines += [
+        f"- run: `{report.run_id}`; git `{report.git_sha}`; {report.started_at} → {report.finished_at}",
+        f"- exit code: {report.exit_code}",
+        "- counts: " + ", ".join(f"{k} {v}" for k, v in report.summary.items()),
+        "",
+    ]
+
+    def section(title: str, rows: list[CriterionResult], empty: str | None = None) -> None:
+        if not rows and empty is None:
+            return
+        lines.extend([f"## {title}", ""])
+        lines.extend(_table(rows) if rows else [empty or ""])
+        lines.append("")
+
+    in_scope = [c for c in report.criteria if c.in_scope]
+    critical = [c for c in in_scope if c.tier is Tier.CRITICAL]
+    section("Blocking: critical failures", [c for c in critical if c.status is Status.FAIL], "None.")
+    section(
+        "Not evaluated or errored (critical)",
+        [c for c in critical if c.status in (Status.NOT_EVALUATED, Status.ERROR)],
+        "None.",
+    )
+    section(
+        "Warnings: adjacent criteria not met",
+        [c for c in in_scope if c.tier is Tier.ADJACENT and c.status not in (Status.PASS, Status.WAIVED)],
+    )
+    section(
+        "Information: post-launch criteria not met",
+        [c for c in in_scope if c.tier is Tier.POST_LAUNCH and c.status not in (Status.PASS, Status.WAIVED)],
+    )
+
+    lines += ["## Deferrals (waivers)", ""]
+    if report.waivers:
+        lines += ["| criterion | owner | approver | expires | risk | follow-up |", "|---|---|---|---|---|---|"]
+        for w in report.waivers:
+            lines.append(
+                f"| {w.criterion} | {w.owner} | {w.approver} | {w.expires} | {_cell(w.risk, 100)} | {w.follow_up} |"
+            )
+    else:
+        lines.append("None.")
+    lines.append("")
+    if report.invalid_waivers:
+        lines += ["### Invalid waivers (counted as failures)", ""]
+        lines += [f"- {iw.waiver.criterion}: {'; '.join(iw.problems)}" for iw in report.invalid_waivers]
+        lines.append("")
+    if report.errors:
+        lines += ["## Gate errors", ""] + [f"- {_cell(e, 400)}" for e in report.errors] + [""]
+
+    passed = [c for c in in_scope if c.status is Status.PASS]
+    lines += ["## Passed", "", ", ".join(c.id for c in passed) or "None.", ""]
+    out_of_scope = [c.id for c in report.criteria if not c.in_scope]
+    if out_of_scope:
+        lines += ["## Not in this run's scope", "", ", ".join(out_of_scope), ""]
+    lines += [
+        "## Evidence",
+        "",
+        "report.html (pytest-html), allure-results/ (allure-report/ when the Allure CLI is present), "
+        "junit.xml, gate.json, manifest.json (sha256 of every file).",
+        "",
+    ]
+    return "\n".join(lines)

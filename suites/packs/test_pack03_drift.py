@@ -1,0 +1,84 @@
+"""PACK-03: a missing or renamed connector column fails with a clear error naming
+it, never a crash or a blank chart.
+
+Rehearsed on a copy of the warehouse in which every column the boards read is
+renamed: each chart that reads one must fail, and its error must name it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from readiness.boards import column_refs
+from readiness.checks import fail_on, record
+from readiness.rehearsal import first_line, make_drift
+
+
+def _names(message: str, columns: set[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(c)}\b", message, re.IGNORECASE) for c in columns)
+
+
+@pytest.mark.criterion("PACK-03")
+def test_dropped_columns_fail_loudly_and_by_name(
+    rehearsable, renders, packs_workdir, dct, boards, specs, tables, healthy, evidence_dir
+):
+    reads: dict[tuple[str, str], set[str]] = {}  # (board, chart) -> columns its query reads
+    renames: dict = {}
+    for board, spec in specs.items():
+        for chart in spec.charts.values():
+            sql = spec.queries.get(chart.query or "")
+            if not sql:
+                continue
+            refs = column_refs(sql, tables)
+            cols = {c for cs in refs.values() for c in cs}
+            if cols:
+                reads[(board, chart.id)] = cols
+            for table, cs in refs.items():
+                renames.setdefault(table, set()).update(cs)
+    if not renames:
+        pytest.skip("no board query reads a warehouse column: nothing to rehearse")
+
+    def prepare(vdir):
+        scratch = rehearsable.scratch_copy(vdir / "warehouse.duckdb")
+        make_drift(scratch, {t: sorted(cs) for t, cs in renames.items()})
+        return scratch.path
+
+    drifted = renders(dct, boards, "drift", prepare)
+    validated = dct.validate(boards, packs_workdir / "drift" / "warehouse.duckdb")
+    problems = []
+    for (board, chart_id), cols in sorted(reads.items()):
+        before = next((c for c in healthy[board].charts if c.id == chart_id), None)
+        if before is None or before.error is not None:
+            continue  # already broken on healthy data: PACK-02's finding
+        after = drifted[board]
+        if after.board_error:
+            if not _names(after.board_error, cols):
+                problems.append(f"PACK-03 {board}: board crashed without naming {sorted(cols)}: "
+                                f"{first_line(after.board_error)}")
+            continue
+        chart = next((c for c in after.charts if c.id == chart_id), None)
+        if chart is None:
+            continue
+        if chart.error is None:
+            problems.append(
+                f"PACK-03 {board} chart {chart_id}: rendered without an error after {sorted(cols)} "
+                f"went missing ({'blank' if chart.blank else 'data from nowhere'}: a silent failure)"
+            )
+        elif not _names(chart.error.message, cols):
+            problems.append(
+                f"PACK-03 {board} chart {chart_id}: error does not name the missing column "
+                f"{sorted(cols)}: {chart.error.code}: {first_line(chart.error.message)}"
+            )
+    for board in sorted({b for b, _ in reads}):
+        cols = set().union(*(c for (b, _), c in reads.items() if b == board))
+        v = validated.get(board)
+        if v is not None and (v.success or not any(_names(d.message, cols) for d in v.errors)):
+            problems.append(f"PACK-03 {board}: dct validate --warehouse did not name any missing column of {sorted(cols)}")
+    record(
+        evidence_dir,
+        "packs/PACK-03-drift",
+        {"renamed": {t.qualified: sorted(cs) for t, cs in renames.items()}, "problems": problems},
+    )
+    fail_on(problems, "drift findings")
