@@ -69,7 +69,11 @@ def load_board(project_dir: Path, board: str) -> BoardSpec:
             notes=_text(c.get("notes")),
         )
     return BoardSpec(
-        path=board, title=_text(raw.get("title")), notes=_text(raw.get("notes")), queries=queries, charts=charts
+        path=board,
+        title=_text(raw.get("title")),
+        notes=_text(raw.get("notes")),
+        queries=queries,
+        charts=charts,
     )
 
 

@@ -18,103 +18,36 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from readiness.settings.base import ConfigError, Duration, EnvVarRef, Strict, Timeouts
+from readiness.settings.packs import (
+    ConnectorFreshness,
+    FreshnessConfig,
+    PacksConfig,
+    WarehouseConfig,
+)
+
+__all__ = [
+    "ConfigError",
+    "ConnectorFreshness",
+    "Duration",
+    "EnvConfig",
+    "EnvFile",
+    "EnvVarRef",
+    "FreshnessConfig",
+    "PacksConfig",
+    "Strict",
+    "Timeouts",
+    "WarehouseConfig",
+    "load_env",
+]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class ConfigError(Exception):
-    """The environment file cannot be used; the message names file and key."""
-
-
-class Strict(BaseModel):
-    """Base of every config shape: an unknown key is a typo, and a typo in a
-    gate config silently disables a check, so it is an error."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvVarRef(Strict):
-    """A credential, by the name of the environment variable that holds it."""
-
-    env: str
-
-    def value(self) -> str:
-        """The credential; a missing variable names itself, never a value."""
-        found = os.environ.get(self.env)
-        if not found:
-            raise ConfigError(f"environment variable {self.env} is not set (needed for a credential)")
-        return found
-
-
-class Duration(Strict):
-    """A dbt-style age bound: ``{count: 24, period: hour}``."""
-
-    count: int = Field(gt=0)
-    period: Literal["minute", "hour", "day"]
-
-    def as_timedelta(self) -> timedelta:
-        return timedelta(**{f"{self.period}s": self.count})
-
-    def __str__(self) -> str:
-        return f"{self.count} {self.period}{'s' if self.count != 1 else ''}"
-
-
-class Timeouts(Strict):
-    """Upper bounds for every wait the checks make; no check waits unbounded."""
-
-    http_s: float = Field(default=10.0, gt=0)
-    command_s: float = Field(default=300.0, gt=0)
-
-
-class WarehouseConfig(Strict):
-    """Where the packs' connector data lives.
-
-    ``project_env_var`` is the variable the dct project reads its warehouse path
-    from (``path: "{{ env_var('DATAFACE_WAREHOUSE') }}"`` in dbt_charts.yml). The
-    rehearsals (drift, empty, edge) point it at scratch copies; a project that
-    hard-codes its path can still be validated and rendered, but not rehearsed.
-    """
-
-    type: Literal["duckdb"] = "duckdb"
-    path: Path
-    project_env_var: str | None = "DATAFACE_WAREHOUSE"
-
-
-class ConnectorFreshness(Strict):
-    """One connector's freshness source: a schema, optionally narrowed to tables."""
-
-    schema_: str = Field(alias="schema")
-    tables: list[str] | None = None
-    warn_after: Duration | None = None
-    error_after: Duration | None = None
-
-
-class FreshnessConfig(Strict):
-    """dbt source freshness, per connector, on Fivetran's sync stamp."""
-
-    loaded_at_field: str = "_fivetran_synced"
-    warn_after: Duration = Duration(count=6, period="hour")
-    error_after: Duration = Duration(count=24, period="hour")
-    # None: every schema with a table carrying loaded_at_field is a connector.
-    connectors: dict[str, ConnectorFreshness] | None = None
-
-
-class PacksConfig(Strict):
-    """The dashboard-packs surface: any dct project and its warehouse."""
-
-    project_dir: Path
-    previous_project_dir: Path | None = None
-    boards: str = "charts/**/*.yml"
-    warehouse: WarehouseConfig
-    freshness: FreshnessConfig = FreshnessConfig()
-    # Rehearsals mutate scratch copies only; off means PACK-03/05/08 are not evaluated.
-    rehearsals: bool = True
 
 
 SURFACE_MODELS: dict[str, type[Strict]] = {"packs": PacksConfig}
@@ -174,7 +107,9 @@ class EnvConfig(BaseModel):
             "source": str(self.source),
             "root": str(self.root),
             "env": self.env.model_dump(mode="json"),
-            "surfaces": {k: v.model_dump(mode="json", by_alias=True) for k, v in self.surfaces.items()},
+            "surfaces": {
+                k: v.model_dump(mode="json", by_alias=True) for k, v in self.surfaces.items()
+            },
             "problems": self.problems,
         }
         return json.dumps(body)
@@ -202,7 +137,9 @@ def resolve_env_path(env: str, root: Path) -> Path:
 def _expand(value: Any, where: str, missing: list[str]) -> Any:
     """Expand ``${VAR}`` / ``${VAR:-default}`` in strings (non-secret values only)."""
     if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()}
+        return {
+            k: _expand(v, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_expand(v, f"{where}[{i}]", missing) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -249,7 +186,9 @@ def load_env(env: str, root: Path) -> EnvConfig:
     path = resolve_env_path(env, root)
     if not path.is_file():
         known = sorted(p.stem for p in (root / "envs").glob("*.yaml"))
-        raise ConfigError(f"environment '{env}': no file {path} (known: {', '.join(known) or 'none'})")
+        raise ConfigError(
+            f"environment '{env}': no file {path} (known: {', '.join(known) or 'none'})"
+        )
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -291,6 +230,15 @@ def load_env(env: str, root: Path) -> EnvConfig:
 # Sections of surfaces whose checks are not built yet are accepted untyped, so
 # staging files can carry their targets ahead of the checks.
 _FUTURE_SURFACES = frozenset(
-    {"deployment", "secrets", "billing", "domains", "provisioning", "fivetran", "operations", "load", "chaos"}
+    {
+        "deployment",
+        "secrets",
+        "billing",
+        "domains",
+        "provisioning",
+        "fivetran",
+        "operations",
+        "load",
+        "chaos",
+    }
 )
-

@@ -15,10 +15,13 @@ from readiness.config import EnvConfig
 
 @pytest.hookspec(firstresult=True)
 def pytest_readiness_standin(
-    config: pytest.Config, env: EnvConfig, fault: str | None, workdir: Path
+    config: pytest.Config, env: EnvConfig, fault: str | None, workdir: Path, surfaces: list[str]
 ) -> EnvConfig | None:
     """Build the local stand-in for ``env`` under ``workdir``, injecting ``fault``
     when given, and return the environment with its targets filled in.
+
+    ``surfaces`` are the surfaces this run judges; a builder may skip starting
+    services no judged surface needs.
 
     Raise ``readiness.standin.StandinError`` for an unknown fault or a stand-in
     that cannot be built; the gate reports it and judges nothing.

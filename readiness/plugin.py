@@ -75,22 +75,47 @@ def _split(value: str | None) -> list[str]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("readiness", "Dataface launch gate")
-    group.addoption("--env", dest="readiness_env", help="environment: a name in envs/ or a path to a YAML file")
-    group.addoption("--surfaces", dest="readiness_surfaces", help="judge only these surfaces (comma list)")
-    group.addoption("--criteria", dest="readiness_criteria", help="judge only these criterion ids (comma list)")
-    group.addoption("--fault", dest="readiness_fault", help="inject this named fault into the local stand-in")
-    group.addoption("--reports-dir", dest="readiness_reports", default="reports", help="where run directories go")
-    group.addoption("--catalog", dest="readiness_catalog", default="criteria.yaml", help="criteria catalog")
-    group.addoption("--waivers", dest="readiness_waivers", default="waivers.yaml", help="deferrals file")
-    group.addoption("--run-id", dest="readiness_run_id", help="name of the run directory (default: time-env-random)")
-    group.addoption("--today", dest="readiness_today", help="judge waiver expiry as of this date (YYYY-MM-DD)")
+    group.addoption(
+        "--env", dest="readiness_env", help="environment: a name in envs/ or a path to a YAML file"
+    )
+    group.addoption(
+        "--surfaces", dest="readiness_surfaces", help="judge only these surfaces (comma list)"
+    )
+    group.addoption(
+        "--criteria", dest="readiness_criteria", help="judge only these criterion ids (comma list)"
+    )
+    group.addoption(
+        "--fault", dest="readiness_fault", help="inject this named fault into the local stand-in"
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="readiness_reports",
+        default="reports",
+        help="where run directories go",
+    )
+    group.addoption(
+        "--catalog", dest="readiness_catalog", default="criteria.yaml", help="criteria catalog"
+    )
+    group.addoption(
+        "--waivers", dest="readiness_waivers", default="waivers.yaml", help="deferrals file"
+    )
+    group.addoption(
+        "--run-id",
+        dest="readiness_run_id",
+        help="name of the run directory (default: time-env-random)",
+    )
+    group.addoption(
+        "--today", dest="readiness_today", help="judge waiver expiry as of this date (YYYY-MM-DD)"
+    )
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def _scope(opt_surfaces: str | None, opt_criteria: str | None, catalog: Catalog) -> tuple[Scope, list[str]]:
+def _scope(
+    opt_surfaces: str | None, opt_criteria: str | None, catalog: Catalog
+) -> tuple[Scope, list[str]]:
     errors: list[str] = []
     surfaces = _split(opt_surfaces or os.environ.get("SURFACES"))
     criteria = _split(opt_criteria or os.environ.get("CRITERIA"))
@@ -149,9 +174,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[gate_key] = gate
 
-    today = date.fromisoformat(config.getoption("readiness_today") or datetime.now(UTC).date().isoformat())
+    today = date.fromisoformat(
+        config.getoption("readiness_today") or datetime.now(UTC).date().isoformat()
+    )
     try:
-        gate.waivers = load_waivers(root / config.getoption("readiness_waivers"), set(catalog.criteria), today)
+        gate.waivers = load_waivers(
+            root / config.getoption("readiness_waivers"), set(catalog.criteria), today
+        )
     except WaiverFileError as e:
         gate.soft_errors.append(f"waivers: {e}")
 
@@ -181,18 +210,26 @@ def _load_environment(config: pytest.Config, gate: Gate, env_opt: str) -> None:
         gate.usage_errors.append(f"environment: {e}")
         return
     if gate.fault and not env.env.standin:
-        gate.usage_errors.append(f"--fault {gate.fault}: faults apply only to a stand-in environment")
+        gate.usage_errors.append(
+            f"--fault {gate.fault}: faults apply only to a stand-in environment"
+        )
         return
     if env.env.standin:
         try:
             prepared = config.hook.pytest_readiness_standin(
-                config=config, env=env, fault=gate.fault, workdir=gate.workroot / "standin"
+                config=config,
+                env=env,
+                fault=gate.fault,
+                workdir=gate.workroot / "standin",
+                surfaces=list(gate.scope.surfaces),
             )
         except (StandinError, ConfigError) as e:
             gate.usage_errors.append(f"stand-in: {e}")
             return
         if prepared is None:
-            gate.usage_errors.append(f"{env.source.name} sets standin: true but no stand-in plugin is loaded")
+            gate.usage_errors.append(
+                f"{env.source.name} sets standin: true but no stand-in plugin is loaded"
+            )
             return
         env = prepared
     gate.env = env
@@ -266,7 +303,9 @@ def _select(gate: Gate, config: pytest.Config, items: list[pytest.Item]) -> None
     for item in items:
         ids = criterion_ids(item)
         if not ids:
-            gate.usage_errors.append(f"{item.nodeid}: no @pytest.mark.criterion(...) binds it to a criterion")
+            gate.usage_errors.append(
+                f"{item.nodeid}: no @pytest.mark.criterion(...) binds it to a criterion"
+            )
         for cid in ids:
             try:
                 gate.catalog.require(cid)
@@ -277,7 +316,9 @@ def _select(gate: Gate, config: pytest.Config, items: list[pytest.Item]) -> None
     for c in gate.catalog.active():
         surface = gate.catalog.surfaces[c.surface]
         if surface.built and c.tier == "critical" and c.id not in checked and gate.in_scope(c.id):
-            gate.usage_errors.append(f"{c.id}: critical criterion of built surface '{c.surface}' has no check")
+            gate.usage_errors.append(
+                f"{c.id}: critical criterion of built surface '{c.surface}' has no check"
+            )
 
     keep, drop = [], []
     for item in items:
@@ -296,7 +337,9 @@ class _WorkerHooks:
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
 
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         _select(self.gate, config, items)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -310,7 +353,9 @@ class _ControllerHooks:
         self.gate = gate
         self.config = config
 
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         _select(self.gate, config, items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -353,7 +398,9 @@ class _ControllerHooks:
         for c in r.criteria:
             if not c.in_scope or c.status == "pass":
                 continue
-            tr.write_line(f"{c.status.value:<13} {c.id:<9} {c.tier.value:<11} {c.owner:<22} {c.message[:150]}")
+            tr.write_line(
+                f"{c.status.value:<13} {c.id:<9} {c.tier.value:<11} {c.owner:<22} {c.message[:150]}"
+            )
         tr.write_line("counts: " + ", ".join(f"{k} {v}" for k, v in r.summary.items()))
         tr.write_line(f"evidence: {self.gate.run_dir} (gate.md, gate.json, report.html, junit.xml)")
         tr.write_line(f"verdict: {r.verdict.value} (exit {r.exit_code})")
@@ -393,7 +440,12 @@ def _label(gate: Gate, items: list[pytest.Item]) -> None:
             mark = pytest.mark.allure_label
             item.add_marker(mark(c.surface, label_type="epic"))
             item.add_marker(mark(f"{c.id} {c.title}", label_type="feature"))
-            item.add_marker(mark({"critical": "critical", "adjacent": "normal"}.get(c.tier, "minor"), label_type="severity"))
+            item.add_marker(
+                mark(
+                    {"critical": "critical", "adjacent": "normal"}.get(c.tier, "minor"),
+                    label_type="severity",
+                )
+            )
             item.add_marker(mark(c.owner, label_type="owner"))
 
 
@@ -444,7 +496,9 @@ def _build_report(gate: Gate) -> GateReport:
         )
     errors = gate.usage_errors + gate.soft_errors
     verdict = Verdict.INCOMPLETE if gate.usage_errors else decide(results, gate.soft_errors)
-    if gate.usage_errors and any(r.status == "fail" and r.tier == "critical" and r.in_scope for r in results):
+    if gate.usage_errors and any(
+        r.status == "fail" and r.tier == "critical" and r.in_scope for r in results
+    ):
         verdict = Verdict.NO_GO
     return GateReport(
         verdict=verdict,
@@ -459,7 +513,9 @@ def _build_report(gate: Gate) -> GateReport:
         exit_code=EXIT_USAGE if gate.usage_errors else EXIT_CODES[verdict],
         criteria=results,
         waivers=list(gate.waivers.valid.values()),
-        invalid_waivers=[InvalidWaiver(waiver=w, problems=p) for w, p in gate.waivers.invalid.values()],
+        invalid_waivers=[
+            InvalidWaiver(waiver=w, problems=p) for w, p in gate.waivers.invalid.values()
+        ],
         errors=errors,
         summary=summarise(results),
     )
@@ -471,7 +527,9 @@ class _HtmlSummary:
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
 
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str]
+    ) -> None:
         r = self.gate.report
         if r is None:
             return
@@ -484,12 +542,18 @@ class _HtmlSummary:
             for c in r.criteria
             if c.in_scope
         )
-        scope = "partial: " + ", ".join(r.scope.criteria or r.scope.surfaces) if r.scope.partial else "all surfaces"
+        scope = (
+            "partial: " + ", ".join(r.scope.criteria or r.scope.surfaces)
+            if r.scope.partial
+            else "all surfaces"
+        )
         prefix.append(
             f'<h2 style="color:{colour}">Launch gate verdict: {r.verdict.value}</h2>'
             f"<p>env <b>{html.escape(r.env)}</b>, run {r.run_id}, {scope}"
             f"{', fault ' + html.escape(r.fault) if r.fault else ''}</p>"
-            + "".join(f"<p style='color:#cf222e'>gate error: {html.escape(e)}</p>" for e in r.errors)
+            + "".join(
+                f"<p style='color:#cf222e'>gate error: {html.escape(e)}</p>" for e in r.errors
+            )
             + "<table><tr><th>criterion</th><th>tier</th><th>status</th><th>owner</th><th>first failure line</th></tr>"
             f"{rows}</table>"
         )

@@ -102,7 +102,8 @@ def _load(path: Path) -> dict[str, BoardRender]:
     out = {}
     for board, b in body.items():
         charts = tuple(
-            ChartRender(**{**c, "error": Diagnostic(**c["error"]) if c["error"] else None}) for c in b["charts"]
+            ChartRender(**{**c, "error": Diagnostic(**c["error"]) if c["error"] else None})
+            for c in b["charts"]
         )
         out[board] = BoardRender(
             board=board,
@@ -152,7 +153,9 @@ def render_problems(rendered: dict[str, BoardRender], *, require_rows: bool = Tr
             continue
         for c in r.charts:
             if c.error is not None:
-                problems.append(f"{board} chart {c.id}: {c.error.code}: {first_line(c.error.message)}")
+                problems.append(
+                    f"{board} chart {c.id}: {c.error.code}: {first_line(c.error.message)}"
+                )
             elif require_rows and c.blank:
                 problems.append(f"{board} chart {c.id}: rendered with no data (query {c.query})")
     return problems
@@ -171,5 +174,7 @@ def broke_under(baseline: dict[str, BoardRender], variant: dict[str, BoardRender
         ok_before = {c.id for c in before.charts if c.error is None}
         for c in r.charts:
             if c.id in ok_before and c.error is not None:
-                problems.append(f"{board} chart {c.id}: {c.error.code}: {first_line(c.error.message)}")
+                problems.append(
+                    f"{board} chart {c.id}: {c.error.code}: {first_line(c.error.message)}"
+                )
     return problems

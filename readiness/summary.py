@@ -25,7 +25,10 @@ def _cell(text: str, limit: int = 220) -> str:
 
 
 def _table(rows: list[CriterionResult]) -> list[str]:
-    out = ["| id | tier | title | owner | status | first failure line | runbook |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "| id | tier | title | owner | status | first failure line | runbook |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         out.append(
             f"| {r.id} | {r.tier.value} | {_cell(r.title, 80)} | {r.owner} | {r.status.value} "
@@ -50,7 +53,10 @@ def render(report: GateReport) -> str:
             "",
         ]
     if report.fault:
-        lines += [f"> Stand-in fault injected: `{report.fault}` (a self-test run, not evidence).", ""]
+        lines += [
+            f"> Stand-in fault injected: `{report.fault}` (a self-test run, not evidence).",
+            "",
+        ]
     lines += [
         f"- run: `{report.run_id}`; git `{report.git_sha}`; {report.started_at} → {report.finished_at}",
         f"- exit code: {report.exit_code}",
@@ -67,7 +73,9 @@ def render(report: GateReport) -> str:
 
     in_scope = [c for c in report.criteria if c.in_scope]
     critical = [c for c in in_scope if c.tier is Tier.CRITICAL]
-    section("Blocking: critical failures", [c for c in critical if c.status is Status.FAIL], "None.")
+    section(
+        "Blocking: critical failures", [c for c in critical if c.status is Status.FAIL], "None."
+    )
     section(
         "Not evaluated or errored (critical)",
         [c for c in critical if c.status in (Status.NOT_EVALUATED, Status.ERROR)],
@@ -75,16 +83,27 @@ def render(report: GateReport) -> str:
     )
     section(
         "Warnings: adjacent criteria not met",
-        [c for c in in_scope if c.tier is Tier.ADJACENT and c.status not in (Status.PASS, Status.WAIVED)],
+        [
+            c
+            for c in in_scope
+            if c.tier is Tier.ADJACENT and c.status not in (Status.PASS, Status.WAIVED)
+        ],
     )
     section(
         "Information: post-launch criteria not met",
-        [c for c in in_scope if c.tier is Tier.POST_LAUNCH and c.status not in (Status.PASS, Status.WAIVED)],
+        [
+            c
+            for c in in_scope
+            if c.tier is Tier.POST_LAUNCH and c.status not in (Status.PASS, Status.WAIVED)
+        ],
     )
 
     lines += ["## Deferrals (waivers)", ""]
     if report.waivers:
-        lines += ["| criterion | owner | approver | expires | risk | follow-up |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| criterion | owner | approver | expires | risk | follow-up |",
+            "|---|---|---|---|---|---|",
+        ]
         for w in report.waivers:
             lines.append(
                 f"| {w.criterion} | {w.owner} | {w.approver} | {w.expires} | {_cell(w.risk, 100)} | {w.follow_up} |"
@@ -94,7 +113,9 @@ def render(report: GateReport) -> str:
     lines.append("")
     if report.invalid_waivers:
         lines += ["### Invalid waivers (counted as failures)", ""]
-        lines += [f"- {iw.waiver.criterion}: {'; '.join(iw.problems)}" for iw in report.invalid_waivers]
+        lines += [
+            f"- {iw.waiver.criterion}: {'; '.join(iw.problems)}" for iw in report.invalid_waivers
+        ]
         lines.append("")
     if report.errors:
         lines += ["## Gate errors", ""] + [f"- {_cell(e, 400)}" for e in report.errors] + [""]

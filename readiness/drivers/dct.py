@@ -79,7 +79,9 @@ class Renderer(Protocol):
 
     def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]: ...
 
-    def render(self, boards: list[str], warehouse: Path | None, out_dir: Path) -> dict[str, BoardRender]: ...
+    def render(
+        self, boards: list[str], warehouse: Path | None, out_dir: Path
+    ) -> dict[str, BoardRender]: ...
 
 
 def _dct_executable() -> list[str]:
@@ -141,13 +143,17 @@ class DctCli:
         self.session = session
 
     def boards(self, pattern: str) -> list[str]:
-        return sorted(p.relative_to(self.project_dir).as_posix() for p in self.project_dir.glob(pattern))
+        return sorted(
+            p.relative_to(self.project_dir).as_posix() for p in self.project_dir.glob(pattern)
+        )
 
     def _run(self, args: list[str], warehouse: Path | None) -> subprocess.CompletedProcess[str]:
         extra = {"DO_NOT_TRACK": "1", "DCT_NO_WORKSPACE_GUARD": "1"}
         if warehouse is not None:
             if not self.warehouse_env_var:
-                raise DctError("this project's warehouse is not selectable: set packs.warehouse.project_env_var")
+                raise DctError(
+                    "this project's warehouse is not selectable: set packs.warehouse.project_env_var"
+                )
             extra[self.warehouse_env_var] = str(warehouse)
         args = ["--no-send-anonymous-usage-stats", *args]
         if self.session is not None:
@@ -165,7 +171,9 @@ class DctCli:
                 timeout=self.timeout_s,
             )
         except subprocess.TimeoutExpired as e:
-            raise DctError(f"`dct {' '.join(args[1:3])}` in {self.project_dir} exceeded {self.timeout_s:.0f} s") from e
+            raise DctError(
+                f"`dct {' '.join(args[1:3])}` in {self.project_dir} exceeded {self.timeout_s:.0f} s"
+            ) from e
 
     def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]:
         """`dct validate --json --strict --warehouse`: schema, references, and
@@ -188,7 +196,9 @@ class DctCli:
             )
         return out
 
-    def render(self, boards: list[str], warehouse: Path | None, out_dir: Path) -> dict[str, BoardRender]:
+    def render(
+        self, boards: list[str], warehouse: Path | None, out_dir: Path
+    ) -> dict[str, BoardRender]:
         """`dct render --format json` for every board in one process. Chart
         errors are kept in the output (--allow-chart-errors) so each one can be
         attributed; a board with no output is a board-level error."""

@@ -51,7 +51,9 @@ def _serve(reply_fd: int) -> None:
                 except Exception as e:  # a crash in dct is a finding, reported like the CLI would
                     rc = 1
                     err.write(f"{type(e).__name__}: {e}\n")
-            replies.write(json.dumps({"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}) + "\n")
+            replies.write(
+                json.dumps({"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}) + "\n"
+            )
 
 
 class DctSession:
@@ -75,7 +77,9 @@ class DctSession:
         os.close(write_fd)
         self._reply = os.fdopen(read_fd, "r")
 
-    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], cwd: Path, env: dict[str, str], timeout_s: float
+    ) -> subprocess.CompletedProcess[str]:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
         assert self._proc is not None and self._proc.stdin is not None
@@ -87,9 +91,13 @@ class DctSession:
         if not line:
             self.close()
             why = "did not answer" if not ready else "exited"
-            raise SessionError(f"dct session {why} within {timeout_s:.0f} s for `dct {' '.join(args[:2])}`")
+            raise SessionError(
+                f"dct session {why} within {timeout_s:.0f} s for `dct {' '.join(args[:2])}`"
+            )
         body = json.loads(line)
-        return subprocess.CompletedProcess(["dct", *args], body["rc"], body["stdout"], body["stderr"])
+        return subprocess.CompletedProcess(
+            ["dct", *args], body["rc"], body["stdout"], body["stderr"]
+        )
 
     def close(self) -> None:
         if self._proc is not None:

@@ -88,7 +88,9 @@ class DuckDBWarehouse:
 
     def max_value(self, table: Table, column: str) -> datetime | None:
         with self._connect() as con:
-            row = con.execute(f"select max({_q(column)}) from {_q(table.schema)}.{_q(table.name)}").fetchone()
+            row = con.execute(
+                f"select max({_q(column)}) from {_q(table.schema)}.{_q(table.name)}"
+            ).fetchone()
         return row[0] if row else None
 
     def scratch_copy(self, dest: Path) -> ScratchWarehouse:
@@ -121,7 +123,8 @@ class ScratchWarehouse(DuckDBWarehouse):
             for row in rows:
                 cols = list(row)
                 marks = ", ".join(
-                    f"cast(? as {next(c.type for c in table.columns if c.name == col)})" for col in cols
+                    f"cast(? as {next(c.type for c in table.columns if c.name == col)})"
+                    for col in cols
                 )
                 con.execute(
                     f"insert into {_q(table.schema)}.{_q(table.name)} ({', '.join(_q(c) for c in cols)}) "

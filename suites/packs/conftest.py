@@ -27,7 +27,10 @@ Prepare = Callable[[Path], Path | None]
 def packs(env: EnvConfig) -> PacksConfig:
     cfg: PacksConfig = surface_config(env, "packs")
     if not (cfg.project_dir / "dbt_charts.yml").is_file():
-        pytest.fail(f"packs.project_dir {cfg.project_dir}: no dbt_charts.yml (not a dct project)", pytrace=False)
+        pytest.fail(
+            f"packs.project_dir {cfg.project_dir}: no dbt_charts.yml (not a dct project)",
+            pytrace=False,
+        )
     return cfg
 
 
@@ -41,14 +44,18 @@ def dct_session() -> Iterator[DctSession]:
 
 @pytest.fixture(scope="session")
 def dct(packs: PacksConfig, env: EnvConfig, dct_session: DctSession) -> DctCli:
-    return DctCli(packs.project_dir, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session)
+    return DctCli(
+        packs.project_dir, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session
+    )
 
 
 @pytest.fixture(scope="session")
 def boards(dct: DctCli, packs: PacksConfig) -> list[str]:
     found = dct.boards(packs.boards)
     if not found:
-        pytest.fail(f"packs.boards {packs.boards!r} matches no board in {packs.project_dir}", pytrace=False)
+        pytest.fail(
+            f"packs.boards {packs.boards!r} matches no board in {packs.project_dir}", pytrace=False
+        )
     return found
 
 
@@ -80,10 +87,14 @@ def packs_workdir(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def renders(packs_workdir: Path) -> Callable[[DctCli, list[str], str, Prepare], dict[str, BoardRender]]:
+def renders(
+    packs_workdir: Path,
+) -> Callable[[DctCli, list[str], str, Prepare], dict[str, BoardRender]]:
     """Render a board set against a warehouse variant, once per run."""
 
-    def get(renderer: DctCli, board_list: list[str], variant: str, prepare: Prepare) -> dict[str, BoardRender]:
+    def get(
+        renderer: DctCli, board_list: list[str], variant: str, prepare: Prepare
+    ) -> dict[str, BoardRender]:
         try:
             return shared_render(packs_workdir, variant, renderer, board_list, prepare)
         except DctError as e:
@@ -93,7 +104,9 @@ def renders(packs_workdir: Path) -> Callable[[DctCli, list[str], str, Prepare], 
 
 
 @pytest.fixture(scope="session")
-def healthy(renders, dct: DctCli, boards: list[str], packs: PacksConfig, tables: list[Table]) -> dict[str, BoardRender]:
+def healthy(
+    renders, dct: DctCli, boards: list[str], packs: PacksConfig, tables: list[Table]
+) -> dict[str, BoardRender]:
     """Every board rendered against the warehouse as it is: the baseline the
     rehearsals are judged against."""
     path = packs.warehouse.path if packs.warehouse.project_env_var else None
@@ -106,7 +119,9 @@ def rehearsable(packs: PacksConfig, warehouse: DuckDBWarehouse) -> DuckDBWarehou
     if not packs.rehearsals:
         pytest.skip("packs.rehearsals is false for this environment")
     if not packs.warehouse.project_env_var:
-        pytest.skip("packs.warehouse.project_env_var is unset: the project's warehouse cannot be swapped for a copy")
+        pytest.skip(
+            "packs.warehouse.project_env_var is unset: the project's warehouse cannot be swapped for a copy"
+        )
     return warehouse
 
 

@@ -9,7 +9,9 @@ from readiness.rehearsal import first_line
 
 
 @pytest.mark.criterion("PACK-01")
-def test_every_board_validates_strictly_against_its_warehouse(dct, boards, packs, tables, evidence_dir):
+def test_every_board_validates_strictly_against_its_warehouse(
+    dct, boards, packs, tables, evidence_dir
+):
     """Stateless validation misses a query naming a column that does not exist;
     `--warehouse` DESCRIBEs every query, used by a chart or not."""
     path = packs.warehouse.path if packs.warehouse.project_env_var else None

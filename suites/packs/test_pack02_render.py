@@ -15,7 +15,13 @@ def test_every_board_renders_with_data_in_every_chart(healthy, evidence_dir):
     record(
         evidence_dir,
         "packs/PACK-02-render",
-        {b: {"charts": len(r.charts), "errors": len(r.chart_errors), "board_error": r.board_error}
-         for b, r in healthy.items()},
+        {
+            b: {
+                "charts": len(r.charts),
+                "errors": len(r.chart_errors),
+                "board_error": r.board_error,
+            }
+            for b, r in healthy.items()
+        },
     )
     fail_on([f"PACK-02 {p}" for p in render_problems(healthy)], "render findings")

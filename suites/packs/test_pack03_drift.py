@@ -55,8 +55,10 @@ def test_dropped_columns_fail_loudly_and_by_name(
         after = drifted[board]
         if after.board_error:
             if not _names(after.board_error, cols):
-                problems.append(f"PACK-03 {board}: board crashed without naming {sorted(cols)}: "
-                                f"{first_line(after.board_error)}")
+                problems.append(
+                    f"PACK-03 {board}: board crashed without naming {sorted(cols)}: "
+                    f"{first_line(after.board_error)}"
+                )
             continue
         chart = next((c for c in after.charts if c.id == chart_id), None)
         if chart is None:
@@ -75,7 +77,9 @@ def test_dropped_columns_fail_loudly_and_by_name(
         cols = set().union(*(c for (b, _), c in reads.items() if b == board))
         v = validated.get(board)
         if v is not None and (v.success or not any(_names(d.message, cols) for d in v.errors)):
-            problems.append(f"PACK-03 {board}: dct validate --warehouse did not name any missing column of {sorted(cols)}")
+            problems.append(
+                f"PACK-03 {board}: dct validate --warehouse did not name any missing column of {sorted(cols)}"
+            )
     record(
         evidence_dir,
         "packs/PACK-03-drift",

@@ -31,15 +31,24 @@ def test_every_connector_synced_within_its_window(packs, tables, warehouse, now,
     cfg = packs.freshness
     field = cfg.loaded_at_field
     connectors = cfg.connectors or {
-        s: ConnectorFreshness(schema=s) for s in sorted({t.schema for t in tables if t.column(field)})
+        s: ConnectorFreshness(schema=s)
+        for s in sorted({t.schema for t in tables if t.column(field)})
     }
     if not connectors:
-        pytest.fail(f"PACK-04 no table in {warehouse.path} has {field}: freshness cannot be judged", pytrace=False)
+        pytest.fail(
+            f"PACK-04 no table in {warehouse.path} has {field}: freshness cannot be judged",
+            pytrace=False,
+        )
 
     problems, warns, detail = [], [], {}
     for name, conn in connectors.items():
-        mine = [t for t in tables if t.schema == conn.schema_ and t.column(field)
-                and (conn.tables is None or t.name in conn.tables)]
+        mine = [
+            t
+            for t in tables
+            if t.schema == conn.schema_
+            and t.column(field)
+            and (conn.tables is None or t.name in conn.tables)
+        ]
         if not mine:
             problems.append(f"PACK-04 {name}: no table in schema {conn.schema_!r} has {field}")
             continue
@@ -61,7 +70,9 @@ def test_every_connector_synced_within_its_window(packs, tables, warehouse, now,
             )
         elif age > warn_after.as_timedelta():
             status = "warn"
-            warns.append(f"PACK-04 {name}: {conn.schema_}.{stalest} last synced {_fmt(age)} ago (warn_after {warn_after})")
+            warns.append(
+                f"PACK-04 {name}: {conn.schema_}.{stalest} last synced {_fmt(age)} ago (warn_after {warn_after})"
+            )
         detail[name] = {
             "status": status,
             "stalest_table": stalest,

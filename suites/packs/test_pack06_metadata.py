@@ -28,7 +28,11 @@ def test_boards_and_kpis_explain_themselves(specs, evidence_dir):
                 problems.append(f"PACK-06 {board} KPI {chart.id}: no label")
             if not chart.notes:
                 problems.append(f"PACK-06 {board} KPI {chart.id}: no notes narrating the number")
-    record(evidence_dir, "packs/PACK-06-metadata", {"boards": len(specs), "kpis": kpis, "problems": problems})
+    record(
+        evidence_dir,
+        "packs/PACK-06-metadata",
+        {"boards": len(specs), "kpis": kpis, "problems": problems},
+    )
     if kpis == 0:
         problems.append("PACK-06 no KPI in any board: a pack without headline numbers")
     fail_on(problems, "metadata findings")

@@ -11,24 +11,38 @@ from readiness.rehearsal import first_line, render_problems
 
 
 @pytest.mark.criterion("PACK-07")
-def test_previous_pack_version_validates_and_renders(packs, env, renders, tables, dct_session, evidence_dir):
+def test_previous_pack_version_validates_and_renders(
+    packs, env, renders, tables, dct_session, evidence_dir
+):
     previous = packs.previous_project_dir
     if previous is None:
         pytest.skip("packs.previous_project_dir is not set: rollback cannot be rehearsed")
     if not (previous / "dbt_charts.yml").is_file():
-        pytest.fail(f"PACK-07 previous version {previous}: no dbt_charts.yml (not a dct project)", pytrace=False)
+        pytest.fail(
+            f"PACK-07 previous version {previous}: no dbt_charts.yml (not a dct project)",
+            pytrace=False,
+        )
     dct = DctCli(previous, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session)
     boards = dct.boards(packs.boards)
     if not boards:
-        pytest.fail(f"PACK-07 previous version {previous}: no board matches {packs.boards!r}", pytrace=False)
+        pytest.fail(
+            f"PACK-07 previous version {previous}: no board matches {packs.boards!r}", pytrace=False
+        )
     path = packs.warehouse.path if packs.warehouse.project_env_var else None
 
     problems = []
     for board, v in sorted(dct.validate(boards, path).items()):
-        problems += [f"PACK-07 previous {board}: {d.code}: {first_line(d.message)}" for d in v.errors]
+        problems += [
+            f"PACK-07 previous {board}: {d.code}: {first_line(d.message)}" for d in v.errors
+        ]
     rendered = renders(dct, boards, "previous", lambda _dir: path)
     problems += [f"PACK-07 previous {p}" for p in render_problems(rendered)]
-    version = (previous / "VERSION").read_text().strip() if (previous / "VERSION").exists() else "unknown"
-    record(evidence_dir, "packs/PACK-07-rollback",
-           {"previous": str(previous), "version": version, "boards": boards, "problems": problems})
+    version = (
+        (previous / "VERSION").read_text().strip() if (previous / "VERSION").exists() else "unknown"
+    )
+    record(
+        evidence_dir,
+        "packs/PACK-07-rollback",
+        {"previous": str(previous), "version": version, "boards": boards, "problems": problems},
+    )
     fail_on(problems, "rollback findings")

@@ -14,7 +14,9 @@ from readiness.rehearsal import broke_under, make_edge
 
 
 @pytest.mark.criterion("PACK-08")
-def test_boards_survive_edge_values(rehearsable, renders, dct, boards, tables, healthy, now, evidence_dir):
+def test_boards_survive_edge_values(
+    rehearsable, renders, dct, boards, tables, healthy, now, evidence_dir
+):
     def prepare(vdir):
         scratch = rehearsable.scratch_copy(vdir / "warehouse.duckdb")
         make_edge(scratch, tables, now)

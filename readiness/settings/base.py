@@ -1,0 +1,55 @@
+"""Config shapes every surface's settings are built from."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConfigError(Exception):
+    """The environment file cannot be used; the message names file and key."""
+
+
+class Strict(BaseModel):
+    """Base of every config shape: an unknown key is a typo, and a typo in a
+    gate config silently disables a check, so it is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvVarRef(Strict):
+    """A credential, by the name of the environment variable that holds it."""
+
+    env: str
+
+    def value(self) -> str:
+        """The credential; a missing variable names itself, never a value."""
+        found = os.environ.get(self.env)
+        if not found:
+            raise ConfigError(
+                f"environment variable {self.env} is not set (needed for a credential)"
+            )
+        return found
+
+
+class Duration(Strict):
+    """A dbt-style age bound: ``{count: 24, period: hour}``."""
+
+    count: int = Field(gt=0)
+    period: Literal["minute", "hour", "day"]
+
+    def as_timedelta(self) -> timedelta:
+        return timedelta(**{f"{self.period}s": self.count})
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.period}{'s' if self.count != 1 else ''}"
+
+
+class Timeouts(Strict):
+    """Upper bounds for every wait the checks make; no check waits unbounded."""
+
+    http_s: float = Field(default=10.0, gt=0)
+    command_s: float = Field(default=300.0, gt=0)
