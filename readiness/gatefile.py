@@ -53,6 +53,7 @@ class GateReport(BaseModel):
     git_sha: str
     versions: dict[str, str]
     scope: Scope
+    blocking_tiers: list[str] = ["critical"]
     fault: str | None = Field(None, description="stand-in fault injected, if any (self-tests)")
     exit_code: int
     criteria: list[CriterionResult]

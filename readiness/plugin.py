@@ -23,7 +23,7 @@ import pytest
 
 from readiness import evidence, hookspecs
 from readiness.config import ConfigError, EnvConfig, load_env
-from readiness.criteria import Catalog, CatalogError, load_catalog
+from readiness.criteria import Catalog, CatalogError, Tier, load_catalog
 from readiness.gatefile import GateReport, InvalidWaiver, Scope, git_sha, summarise, versions
 from readiness.standin import StandinError
 from readiness.verdict import EXIT_CODES, Context, Outcome, Verdict, decide, judge
@@ -47,6 +47,7 @@ class Gate:
     run_dir: Path
     started_at: str
     scope: Scope
+    blocking: frozenset[Tier] = frozenset({Tier.CRITICAL})
     fault: str | None = None
     env: EnvConfig | None = None
     waivers: WaiverSet = field(default_factory=WaiverSet)
@@ -106,6 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--today", dest="readiness_today", help="judge waiver expiry as of this date (YYYY-MM-DD)"
+    )
+    group.addoption(
+        "--blocking-tiers",
+        dest="readiness_blocking",
+        default="critical",
+        help="tiers whose failures make NO-GO (comma list; default: critical)",
     )
 
 
@@ -172,6 +179,13 @@ def pytest_configure(config: pytest.Config) -> None:
         fault=config.getoption("readiness_fault"),
         usage_errors=list(scope_errors),
     )
+    try:
+        gate.blocking = frozenset(Tier(t) for t in _split(config.getoption("readiness_blocking")))
+    except ValueError:
+        gate.usage_errors.append(
+            f"--blocking-tiers {config.getoption('readiness_blocking')!r}: "
+            f"tiers are {', '.join(t.value for t in Tier)}"
+        )
     config.stash[gate_key] = gate
 
     today = date.fromisoformat(
@@ -495,7 +509,11 @@ def _build_report(gate: Gate) -> GateReport:
             )
         )
     errors = gate.usage_errors + gate.soft_errors
-    verdict = Verdict.INCOMPLETE if gate.usage_errors else decide(results, gate.soft_errors)
+    verdict = (
+        Verdict.INCOMPLETE
+        if gate.usage_errors
+        else decide(results, gate.soft_errors, gate.blocking)
+    )
     if gate.usage_errors and any(
         r.status == "fail" and r.tier == "critical" and r.in_scope for r in results
     ):
@@ -509,6 +527,7 @@ def _build_report(gate: Gate) -> GateReport:
         git_sha=git_sha(gate.root),
         versions=versions(),
         scope=gate.scope,
+        blocking_tiers=sorted(t.value for t in gate.blocking),
         fault=gate.fault,
         exit_code=EXIT_USAGE if gate.usage_errors else EXIT_CODES[verdict],
         criteria=results,

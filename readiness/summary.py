@@ -11,9 +11,9 @@ from readiness.gatefile import GateReport
 from readiness.verdict import CriterionResult, Status, Verdict
 
 _HEADLINE = {
-    Verdict.GO: "GO: every critical criterion in scope passed or is validly deferred.",
-    Verdict.NO_GO: "NO-GO: a critical criterion failed.",
-    Verdict.INCOMPLETE: "INCOMPLETE: a critical criterion could not be judged.",
+    Verdict.GO: "GO: every blocking criterion in scope passed or is validly deferred.",
+    Verdict.NO_GO: "NO-GO: a blocking criterion failed.",
+    Verdict.INCOMPLETE: "INCOMPLETE: a blocking criterion could not be judged.",
 }
 
 
@@ -58,6 +58,7 @@ def render(report: GateReport) -> str:
             "",
         ]
     lines += [
+        f"- blocking tiers: {', '.join(report.blocking_tiers)}",
         f"- run: `{report.run_id}`; git `{report.git_sha}`; {report.started_at} → {report.finished_at}",
         f"- exit code: {report.exit_code}",
         "- counts: " + ", ".join(f"{k} {v}" for k, v in report.summary.items()),

@@ -126,13 +126,21 @@ def judge(criterion: Criterion, outcomes: Iterable[Outcome], ctx: Context) -> Cr
     return result(Status.PASS)
 
 
-def decide(results: Iterable[CriterionResult], gate_errors: Iterable[str] = ()) -> Verdict:
-    """The one verdict over the criteria in scope."""
-    critical = [r for r in results if r.in_scope and r.tier is Tier.CRITICAL]
-    if any(r.status is Status.FAIL for r in critical):
+def decide(
+    results: Iterable[CriterionResult],
+    gate_errors: Iterable[str] = (),
+    blocking: frozenset[Tier] = frozenset({Tier.CRITICAL}),
+) -> Verdict:
+    """The one verdict over the criteria in scope.
+
+    ``blocking`` are the tiers whose failures block the launch: critical by
+    default; a stricter review (and the fault self-tests) adds adjacent.
+    """
+    judged = [r for r in results if r.in_scope and r.tier in blocking]
+    if any(r.status is Status.FAIL for r in judged):
         return Verdict.NO_GO
     if list(gate_errors):
         return Verdict.INCOMPLETE
-    if any(r.status in (Status.NOT_EVALUATED, Status.ERROR) for r in critical):
+    if any(r.status in (Status.NOT_EVALUATED, Status.ERROR) for r in judged):
         return Verdict.INCOMPLETE
     return Verdict.GO
