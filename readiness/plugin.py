@@ -514,10 +514,6 @@ def _build_report(gate: Gate) -> GateReport:
         if gate.usage_errors
         else decide(results, gate.soft_errors, gate.blocking)
     )
-    if gate.usage_errors and any(
-        r.status == "fail" and r.tier == "critical" and r.in_scope for r in results
-    ):
-        verdict = Verdict.NO_GO
     return GateReport(
         verdict=verdict,
         env=gate.env_name,
