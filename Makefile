@@ -39,7 +39,7 @@ ALLURE_VERSION ?= 3.18.0
 
 ## Judge an environment: exit 0 GO, 100 NO-GO, 101 INCOMPLETE, 2 could not judge.
 readiness: $(VENV)/.installed .tools/.installed
-	$(PY) -m pytest suites $(GATE_ARGS) -n $(WORKERS) --dist loadfile -q -rN
+	$(PY) -m pytest suites $(GATE_ARGS) -n $(WORKERS) --dist loadfile -rN
 
 ## The suite's own tests: the gate's library, and every fault turning its criterion red.
 test: $(VENV)/.installed

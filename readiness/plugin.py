@@ -372,6 +372,25 @@ class _ControllerHooks:
     ) -> None:
         _select(self.gate, config, items)
 
+    def pytest_report_header(self) -> list[str]:
+        """Say what is being judged, and every settings problem, before any test runs."""
+        g = self.gate
+        scope = (
+            ", ".join(g.scope.criteria or g.scope.surfaces) if g.scope.partial else "all surfaces"
+        )
+        tiers = ",".join(sorted(t.value for t in g.blocking))
+        lines = [
+            f"launch gate: env {g.env_name}, scope {scope}, blocking tiers {tiers}"
+            + (f", fault {g.fault}" if g.fault else ""),
+            f"evidence: {g.run_dir}",
+        ]
+        lines += [f"gate error: {e}" for e in g.usage_errors + g.soft_errors]
+        if g.env is not None:
+            lines += [
+                f"settings problem ({s}): {p}" for s, ps in g.env.problems.items() for p in ps
+            ]
+        return lines
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Reduce the three phases of each test to one outcome (worst wins)."""
         gate = self.gate

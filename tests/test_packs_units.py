@@ -1,0 +1,96 @@
+"""The packs surface's building blocks: lineage, rehearsal mutations, dct parsing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from fixtures.connectors.generate import build_warehouse
+from readiness.boards import column_refs, load_board
+from readiness.drivers.dct import DctCli
+from readiness.drivers.dct_session import DctSession
+from readiness.drivers.warehouse import DuckDBWarehouse, WarehouseError
+from readiness.rehearsal import broke_under, edge_rows, make_edge, render_problems
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> DuckDBWarehouse:
+    path = tmp_path_factory.mktemp("wh") / "w.duckdb"
+    build_warehouse(path, now=NOW.replace(tzinfo=None))
+    return DuckDBWarehouse(path)
+
+
+def test_lineage_finds_the_columns_a_query_reads(warehouse):
+    tables = warehouse.tables()
+    sql = (
+        "select date_trunc('month', ch.created) as m, sum(ch.amount) from stripe.charge as ch "
+        "left join stripe.customer cu on cu.id = ch.customer_id where ch.status = 'succeeded' "
+        "and not ch._fivetran_deleted group by 1"
+    )
+    refs = {t.qualified: cols for t, cols in column_refs(sql, tables).items()}
+    assert refs["stripe.charge"] >= {"created", "amount", "status", "customer_id"}
+    assert "_fivetran_deleted" not in refs["stripe.charge"]  # system columns are never drifted
+    assert "zendesk.ticket" not in refs
+
+
+def test_lineage_falls_back_to_tokens_for_unparseable_sql(warehouse):
+    refs = column_refs(
+        "select {{ metric }}, amount from stripe.charge where {{ filter('x') }}", warehouse.tables()
+    )
+    assert {c for cols in refs.values() for c in cols} >= {"amount"}
+
+
+def test_edge_rows_are_valid_rows_for_every_table(warehouse, tmp_path):
+    scratch = warehouse.scratch_copy(tmp_path / "edge.duckdb")
+    tables = scratch.tables()
+    make_edge(scratch, tables, NOW)
+    with duckdb.connect(str(scratch.path), read_only=True) as con:
+        n = con.execute(
+            "select count(*) from stripe.charge where amount = 1000000000000000"
+        ).fetchone()[0]
+    assert n >= 1
+    assert len(edge_rows(tables[0], NOW)) == 5
+
+
+def test_scratch_copy_never_touches_the_original(warehouse, tmp_path):
+    before = warehouse.path.read_bytes()
+    scratch = warehouse.scratch_copy(tmp_path / "s.duckdb")
+    scratch.truncate(scratch.tables())
+    assert warehouse.path.read_bytes() == before
+
+
+def test_missing_warehouse_is_named(tmp_path):
+    with pytest.raises(WarehouseError, match="does not exist"):
+        DuckDBWarehouse(tmp_path / "nope.duckdb").tables()
+
+
+def test_board_spec_reads_authored_metadata():
+    spec = load_board(ROOT / "fixtures" / "packs", "charts/stripe/revenue.yml")
+    assert spec.title and spec.notes
+    kpis = [c for c in spec.charts.values() if c.type == "kpi"]
+    assert kpis and all(c.label and c.notes for c in kpis)
+
+
+def test_dct_session_renders_and_swaps_warehouses(warehouse, tmp_path):
+    """One dct process, two warehouses: the second call must see the second one."""
+    empty = warehouse.scratch_copy(tmp_path / "empty.duckdb")
+    empty.truncate(empty.tables())
+    session = DctSession()
+    try:
+        dct = DctCli(ROOT / "fixtures" / "packs", "DATAFACE_WAREHOUSE", 240, session)
+        board = ["charts/stripe/revenue.yml"]
+        healthy = dct.render(board, warehouse.path, tmp_path / "h")
+        assert render_problems(healthy) == []
+        blank = dct.render(board, empty.path, tmp_path / "e")
+        assert render_problems(blank), "an empty warehouse must show up as charts without rows"
+        assert broke_under(healthy, blank) == []
+        valid = dct.validate(board, warehouse.path)
+        assert valid["charts/stripe/revenue.yml"].success
+    finally:
+        session.close()
