@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 GATE_ARGS = --env $(ENV) $(if $(SURFACES),--surfaces $(SURFACES)) $(if $(CRITERIA),--criteria $(CRITERIA)) \
 	$(if $(FAULT),--fault $(FAULT))
 
-.PHONY: readiness test lint venv allure-cli clean faults
+.PHONY: readiness test lint venv allure-cli clean faults compare
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: $(VENV)/.installed
 ## List the stand-in's named faults and the criteria each must turn red.
 faults: $(VENV)/.installed
 	$(PY) -m fixtures.standin.faults
+
+## Compare the latest run with an earlier gate.json: exit 1 on a regression.
+compare: $(VENV)/.installed
+	@test -n "$(BASE)" || { echo "usage: make compare BASE=reports/<run-id>/gate.json"; exit 2; }
+	$(PY) -m readiness.compare $(BASE) reports/latest/gate.json
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check readiness suites fixtures tests
