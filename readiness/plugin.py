@@ -11,11 +11,9 @@ from the reports workers send back.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,50 +23,16 @@ import pytest
 from readiness import evidence, hookspecs
 from readiness.config import ConfigError, EnvConfig, load_env
 from readiness.criteria import Catalog, CatalogError, Tier, load_catalog
-from readiness.gatefile import GateReport, InvalidWaiver, Scope, git_sha, summarise, versions
+from readiness.gate import Gate, build_report
+from readiness.gatefile import Scope
+from readiness.html_report import HtmlSummary
+from readiness.selection import select
 from readiness.standin import StandinError
-from readiness.verdict import EXIT_CODES, Context, Outcome, Verdict, decide, judge
+from readiness.verdict import Outcome
 from readiness.waivers import WaiverFileError, WaiverSet, load_waivers
-
-EXIT_USAGE = 2
-"""The gate could not judge at all (bad env, unknown id, unknown fault)."""
 
 gate_key = pytest.StashKey["Gate"]()
 _WORKER_KEY = "readiness"
-
-
-@dataclass
-class Gate:
-    """Everything one gate run knows; one per pytest config."""
-
-    root: Path
-    catalog: Catalog
-    env_name: str
-    run_id: str
-    run_dir: Path
-    started_at: str
-    scope: Scope
-    blocking: frozenset[Tier] = frozenset({Tier.CRITICAL})
-    fault: str | None = None
-    env: EnvConfig | None = None
-    waivers: WaiverSet = field(default_factory=WaiverSet)
-    usage_errors: list[str] = field(default_factory=list)
-    soft_errors: list[str] = field(default_factory=list)
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    criteria_of: dict[str, list[str]] = field(default_factory=dict)
-    report: GateReport | None = None
-
-    @property
-    def workroot(self) -> Path:
-        """This run's scratch tree: stand-in data and rehearsal copies, removed
-        at the end (READINESS_KEEP_WORK=1 keeps it for debugging)."""
-        return self.root / ".gate-work" / self.run_id
-
-    def in_scope(self, criterion_id: str) -> bool:
-        c = self.catalog.criteria[criterion_id]
-        if self.scope.criteria is not None:
-            return criterion_id in self.scope.criteria
-        return c.surface in self.scope.surfaces
 
 
 def _split(value: str | None) -> list[str]:
@@ -215,7 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(gate), "readiness-xdist")
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(_HtmlSummary(gate), "readiness-html")
+        config.pluginmanager.register(HtmlSummary(gate), "readiness-html")
 
 
 def _load_environment(config: pytest.Config, gate: Gate, env_opt: str) -> None:
@@ -304,48 +268,6 @@ def get_gate(config: pytest.Config) -> Gate | None:
     return config.stash.get(gate_key, None)
 
 
-def criterion_ids(item: pytest.Item) -> list[str]:
-    return [str(i) for m in item.iter_markers("criterion") for i in m.args]
-
-
-def _select(gate: Gate, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Check every binding, then keep only what this run judges.
-
-    Runs wherever items are collected: in-process, or on each xdist worker
-    (the controller collects nothing there), so workers report what they
-    found back through ``workeroutput``.
-    """
-    for item in items:
-        ids = criterion_ids(item)
-        if not ids:
-            gate.usage_errors.append(
-                f"{item.nodeid}: no @pytest.mark.criterion(...) binds it to a criterion"
-            )
-        for cid in ids:
-            try:
-                gate.catalog.require(cid)
-            except KeyError as e:
-                gate.usage_errors.append(f"{item.nodeid}: {e.args[0]}")
-
-    checked = {cid for item in items for cid in criterion_ids(item)}
-    for c in gate.catalog.active():
-        surface = gate.catalog.surfaces[c.surface]
-        if surface.built and c.tier == "critical" and c.id not in checked and gate.in_scope(c.id):
-            gate.usage_errors.append(
-                f"{c.id}: critical criterion of built surface '{c.surface}' has no check"
-            )
-
-    keep, drop = [], []
-    for item in items:
-        ids = [i for i in criterion_ids(item) if i in gate.catalog.criteria]
-        runnable = [i for i in ids if gate.in_scope(i) and _runnable(gate, i)]
-        (keep if runnable and not gate.usage_errors else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-    _label(gate, items)
-
-
 class _WorkerHooks:
     """On an xdist worker: select and label items; the controller judges."""
 
@@ -355,7 +277,7 @@ class _WorkerHooks:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        _select(self.gate, config, items)
+        select(self.gate, config, items)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         session.config.workeroutput[_WORKER_KEY] = json.dumps(self.gate.usage_errors)  # type: ignore[attr-defined]
@@ -371,7 +293,7 @@ class _ControllerHooks:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        _select(self.gate, config, items)
+        select(self.gate, config, items)
 
     def pytest_report_header(self) -> list[str]:
         """Say what is being judged, and every settings problem, before any test runs."""
@@ -417,7 +339,7 @@ class _ControllerHooks:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         gate = self.gate
-        gate.report = _build_report(gate)
+        gate.report = build_report(gate)
         evidence.write_gate(gate.run_dir, gate.report)
         session.exitstatus = gate.report.exit_code
 
@@ -452,37 +374,6 @@ class _ControllerHooks:
         print(f"\n{line}\nreports/latest -> {gate.run_dir.name}")
 
 
-def _runnable(gate: Gate, cid: str) -> bool:
-    if gate.env is None:
-        return False
-    if gate.catalog.criteria[cid].surface in gate.env.problems:
-        return False
-    waiver = gate.waivers.for_criterion(cid)
-    return waiver is None or waiver.run
-
-
-def _label(gate: Gate, items: list[pytest.Item]) -> None:
-    """Criterion ids ride on user_properties (xdist ships them back; junit
-    records them) and on Allure labels, so every piece of evidence says which
-    launch requirement a test speaks for."""
-    for item in items:
-        for cid in criterion_ids(item):
-            c = gate.catalog.criteria.get(cid)
-            item.user_properties.append(("criterion", cid))
-            if c is None:
-                continue
-            mark = pytest.mark.allure_label
-            item.add_marker(mark(c.surface, label_type="epic"))
-            item.add_marker(mark(f"{c.id} {c.title}", label_type="feature"))
-            item.add_marker(
-                mark(
-                    {"critical": "critical", "adjacent": "normal"}.get(c.tier, "minor"),
-                    label_type="severity",
-                )
-            )
-            item.add_marker(mark(c.owner, label_type="owner"))
-
-
 def _first_line(report: pytest.TestReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
@@ -494,112 +385,6 @@ def _first_line(report: pytest.TestReport) -> str:
 
 
 _RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
-
-
-def _build_report(gate: Gate) -> GateReport:
-    by_criterion: dict[str, list[Outcome]] = {}
-    for nodeid, ids in gate.criteria_of.items():
-        for cid in ids:
-            by_criterion.setdefault(cid, []).append(gate.outcomes[nodeid])
-
-    stopped = "; ".join(gate.usage_errors)
-    results = []
-    for c in gate.catalog.active():
-        surface = gate.catalog.surfaces[c.surface]
-        invalid = gate.waivers.invalid.get(c.id)
-        problem = None
-        if gate.env is not None and c.surface in gate.env.problems:
-            problem = "; ".join(gate.env.problems[c.surface])
-        elif gate.env is not None and surface.built and c.surface not in gate.env.surfaces:
-            problem = f"{gate.env.source.name} has no '{c.surface}:' section"
-        if stopped:
-            problem = f"gate did not run: {stopped}"
-        results.append(
-            judge(
-                c,
-                by_criterion.get(c.id, []),
-                Context(
-                    in_scope=gate.in_scope(c.id),
-                    surface_built=surface.built,
-                    surface_issue=surface.issue,
-                    config_problem=problem,
-                    waiver=gate.waivers.for_criterion(c.id),
-                    invalid_waiver="; ".join(invalid[1]) if invalid else None,
-                ),
-            )
-        )
-    errors = gate.usage_errors + gate.soft_errors
-    verdict = (
-        Verdict.INCOMPLETE
-        if gate.usage_errors
-        else decide(results, gate.soft_errors, gate.blocking)
-    )
-    return GateReport(
-        verdict=verdict,
-        env=gate.env_name,
-        run_id=gate.run_id,
-        started_at=gate.started_at,
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        git_sha=git_sha(gate.root),
-        versions=versions(),
-        scope=gate.scope,
-        blocking_tiers=sorted(t.value for t in gate.blocking),
-        fault=gate.fault,
-        exit_code=EXIT_USAGE if gate.usage_errors else EXIT_CODES[verdict],
-        criteria=results,
-        waivers=list(gate.waivers.valid.values()),
-        invalid_waivers=[
-            InvalidWaiver(waiver=w, problems=p) for w, p in gate.waivers.invalid.values()
-        ],
-        errors=errors,
-        summary=summarise(results),
-    )
-
-
-class _HtmlSummary:
-    """Puts the verdict at the top of report.html, above pytest-html's tables."""
-
-    _COLOURS = {"GO": "#1a7f37", "NO-GO": "#cf222e", "INCOMPLETE": "#9a6700"}
-    _STATUS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#cf222e", "waived": "#8250df"}
-
-    def __init__(self, gate: Gate) -> None:
-        self.gate = gate
-
-    def pytest_html_report_title(self, report: Any) -> None:
-        report.title = f"Dataface launch gate: {self.gate.env_name} ({self.gate.run_id})"
-
-    def pytest_html_results_summary(
-        self, prefix: list[str], summary: list[str], postfix: list[str]
-    ) -> None:
-        r = self.gate.report
-        if r is None:
-            return
-        esc = html.escape
-        cell = "border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top"
-        rows = "".join(
-            f"<tr><td style='{cell};white-space:nowrap'>{c.id}</td><td style='{cell}'>{c.tier.value}</td>"
-            f"<td style='{cell};color:{self._STATUS.get(c.status.value, '#57606a')};font-weight:600'>"
-            f"{c.status.value}</td><td style='{cell}'>{esc(c.owner)}</td>"
-            f"<td style='{cell}'>{esc(c.title)}</td><td style='{cell}'>{esc(c.message[:300])}</td></tr>"
-            for c in r.criteria
-            if c.in_scope
-        )
-        scope = (
-            "partial: " + ", ".join(r.scope.criteria or r.scope.surfaces)
-            if r.scope.partial
-            else "all surfaces"
-        )
-        header = "".join(
-            f"<th style='{cell};background:#f6f8fa'>{h}</th>"
-            for h in ("criterion", "tier", "status", "owner", "title", "first failure line")
-        )
-        prefix.append(
-            f"<h2 style='color:{self._COLOURS[r.verdict.value]}'>Launch gate verdict: {r.verdict.value}</h2>"
-            f"<p>env <b>{esc(r.env)}</b> · run {r.run_id} · {esc(scope)} · blocking tiers "
-            f"{', '.join(r.blocking_tiers)}{' · fault ' + esc(r.fault) if r.fault else ''} · exit {r.exit_code}</p>"
-            + "".join(f"<p style='color:#cf222e'>gate error: {esc(e)}</p>" for e in r.errors)
-            + f"<table style='border-collapse:collapse;margin-bottom:1em'><tr>{header}</tr>{rows}</table>"
-        )
 
 
 @pytest.fixture(scope="session")
