@@ -72,6 +72,8 @@ def allure_cli(root: Path) -> list[str] | None:
 
 def build_allure_html(root: Path, run_dir: Path, timeout_s: float) -> str:
     """Render allure-results/ to allure-report/; returns a line for the terminal."""
+    if os.environ.get("READINESS_ALLURE_HTML", "1") == "0":
+        return "Allure HTML skipped: READINESS_ALLURE_HTML=0; allure-results/ is still written."
     cli = allure_cli(root)
     results = run_dir / "allure-results"
     if cli is None:

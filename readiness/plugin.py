@@ -152,6 +152,11 @@ def pytest_configure(config: pytest.Config) -> None:
             f"tiers are {', '.join(t.value for t in Tier)}"
         )
     config.stash[gate_key] = gate
+    # Registered before any stand-in builder registers its own shutdown, so it
+    # runs after them (cleanups run last-in, first-out): no service loses its
+    # data directory while it is still running.
+    if not os.environ.get("READINESS_KEEP_WORK"):
+        config.add_cleanup(lambda: shutil.rmtree(gate.workroot, ignore_errors=True))
 
     today = date.fromisoformat(
         config.getoption("readiness_today") or datetime.now(UTC).date().isoformat()
@@ -204,6 +209,9 @@ def _load_environment(config: pytest.Config, gate: Gate, env_opt: str) -> None:
             )
         except (StandinError, ConfigError) as e:
             gate.usage_errors.append(f"stand-in: {e}")
+            return
+        except Exception as e:  # a broken builder is reported, and cleanups still run
+            gate.usage_errors.append(f"stand-in failed: {type(e).__name__}: {e}")
             return
         if prepared is None:
             gate.usage_errors.append(
@@ -368,8 +376,6 @@ class _ControllerHooks:
         line = evidence.build_allure_html(gate.root, gate.run_dir, timeout)
         (gate.run_dir / "allure.txt").write_text(line + "\n")
         evidence.write_manifest(gate.run_dir)
-        if not os.environ.get("READINESS_KEEP_WORK"):
-            shutil.rmtree(gate.workroot, ignore_errors=True)
         evidence.point_latest(gate.run_dir.parent, gate.run_dir)
         print(f"\n{line}\nreports/latest -> {gate.run_dir.name}")
 

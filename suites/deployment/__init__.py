@@ -1,0 +1,1 @@
+"""Deployment and serving checks (DEP-01..DEP-08)."""

@@ -1,0 +1,50 @@
+"""FIV-03: connectors are not paused or broken and synced within their window.
+
+Only a real Fivetran account answers this (the REST API); an env without
+``fivetran.api`` leaves FIV-03 not evaluated, with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from readiness.checks import fail_on, record
+from readiness.config import ConfigError
+from readiness.drivers.fivetran_api import FivetranApiError, FivetranRestApi, judge
+
+
+@pytest.mark.criterion("FIV-03")
+def test_connectors_healthy_and_recent(fivetran, env, evidence_dir):
+    api = fivetran.api
+    if api is None:
+        pytest.skip(
+            f"FIV-03 not evaluated: {env.source.name} has no fivetran.api "
+            "(the Fivetran REST API exists only for a real account; set it in staging)"
+        )
+    try:
+        client = FivetranRestApi(
+            api.base_url, api.api_key.value(), api.api_secret.value(), env.env.timeouts.http_s
+        )
+    except ConfigError as e:
+        pytest.fail(f"configuration: fivetran.api: {e}", pytrace=False)
+    now = datetime.now(UTC)
+    problems, seen = [], {}
+    try:
+        for cid in api.connectors:
+            try:
+                conn = client.connection(cid)
+            except FivetranApiError as e:
+                problems.append(f"FIV-03 {e}")
+                continue
+            seen[cid] = conn.model_dump(mode="json")
+            problems += judge(conn, now, api.max_sync_age.as_timedelta())
+    finally:
+        client.close()
+    record(
+        evidence_dir,
+        "fivetran/FIV-03-connectors",
+        {"checked_at": now.isoformat(), "connections": seen},
+    )
+    fail_on(problems, "connector problems")

@@ -1,0 +1,133 @@
+"""DEP-03/04/08 rules and the Cloud Run readers, on google.cloud.run_v2's own types."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from google.cloud import run_v2
+
+from readiness.drivers.cloudrun import (
+    DeploymentError,
+    ServiceState,
+    SnapshotReader,
+    _traffic_of,
+    parse_revisions,
+)
+from readiness.settings.deployment import DeploymentConfig, PolicySpec, RehearsalSpec
+from suites.deployment.conftest import board_url_paths
+from suites.deployment.policy import (
+    identity_problems,
+    rollout_problems,
+    service_config_problems,
+    traffic_split,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "fixtures/cloudrun/service.json"
+REVISIONS = ROOT / "fixtures/cloudrun/revisions.json"
+EXPECT = PolicySpec(
+    max_instances=50, max_concurrency=80, ingress=["internal-and-cloud-load-balancing"]
+)
+
+
+@pytest.fixture
+def state() -> ServiceState:
+    return SnapshotReader(SNAPSHOT, REVISIONS).describe()
+
+
+def test_committed_snapshot_passes_every_policy(state):
+    assert service_config_problems(state.service, EXPECT) == []
+    assert rollout_problems(state, EXPECT) == []
+    assert identity_problems(state.service, EXPECT) == []
+
+
+def test_missing_probes_limits_and_bounds_are_named(state):
+    svc = state.service
+    c = svc.template.containers[0]
+    c._pb.ClearField("startup_probe")
+    c._pb.ClearField("liveness_probe")
+    svc.template.containers[0] = run_v2.Container(c)
+    svc.template.scaling = run_v2.RevisionScaling(min_instance_count=0)
+    svc.template.max_instance_request_concurrency = 0
+    found = " | ".join(service_config_problems(svc, EXPECT))
+    for expected in (
+        "no startup probe",
+        "no liveness probe",
+        "min instances 0",
+        "max instances unset",
+        "concurrency unset",
+    ):
+        assert expected in found
+
+
+def test_tag_not_ready_traffic_and_no_previous(state):
+    svc = state.service
+    svc.template.containers[0].image = "us-docker.pkg.dev/p/r/app:latest"
+    only_current = [r for r in state.revisions if r.name.endswith("00042-kob")]
+    problems = rollout_problems(ServiceState(svc, only_current, "t"), EXPECT)
+    assert any("not pinned by digest" in p for p in problems)
+    assert any("0 previous Ready revision" in p for p in problems)
+    failed = run_v2.Revision(only_current[0])
+    failed.conditions = [
+        run_v2.Condition(type_="Ready", state=run_v2.Condition.State.CONDITION_FAILED)
+    ]
+    problems = rollout_problems(ServiceState(svc, [failed], "t"), EXPECT)
+    assert any("which is not Ready" in p for p in problems)
+
+
+def test_latest_traffic_resolves_to_latest_ready(state):
+    svc = state.service
+    svc.traffic = [
+        run_v2.TrafficTarget(
+            type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+            percent=100,
+        )
+    ]
+    assert traffic_split(svc) == {"dataface-cloud-00042-kob": 100}
+    assert _traffic_of(svc).percent == {"dataface-cloud-00042-kob": 100}
+
+
+@pytest.mark.parametrize(
+    ("sa", "ingress", "needle"),
+    [
+        ("", run_v2.IngressTraffic.INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER, "no service account"),
+        (
+            "123-compute@developer.gserviceaccount.com",
+            run_v2.IngressTraffic.INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER,
+            "default compute",
+        ),
+        ("app@p.iam.gserviceaccount.com", run_v2.IngressTraffic.INGRESS_TRAFFIC_ALL, "ingress all"),
+    ],
+)
+def test_identity_problems(state, sa, ingress, needle):
+    svc = state.service
+    svc.template.service_account = sa
+    svc.ingress = ingress
+    assert any(needle in p for p in identity_problems(svc, EXPECT))
+
+
+def test_readers_name_the_bad_file(tmp_path):
+    bad = tmp_path / "service.json"
+    bad.write_text("{not json")
+    with pytest.raises(DeploymentError, match=r"not a run_v2\.Service"):
+        SnapshotReader(bad, None).describe()
+    with pytest.raises(DeploymentError, match="no file"):
+        SnapshotReader(tmp_path / "missing.json", None).describe()
+    listed = json.loads(REVISIONS.read_text())["revisions"]
+    assert len(parse_revisions(json.dumps(listed), "list")) == 2
+
+
+def test_settings_reject_bad_steps_and_missing_service():
+    with pytest.raises(ValueError, match="ending at 100"):
+        RehearsalSpec(steps=[10, 50])
+    with pytest.raises(ValueError, match="cloudrun"):
+        DeploymentConfig(policy={"driver": "cloudrun"}, serving={"driver": "local"})
+    with pytest.raises(ValueError, match="snapshot"):
+        DeploymentConfig(policy={"driver": "snapshot"}, serving={"driver": "local"})
+
+
+def test_board_paths_follow_dct_serve_urls():
+    paths = board_url_paths(ROOT / "fixtures/packs", "charts/**/*.yml")
+    assert "/stripe/revenue/" in paths and len(paths) == 8
