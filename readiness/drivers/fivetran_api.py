@@ -60,9 +60,11 @@ def parse_connection(body: object, url: str) -> Connection:
 
 
 class FivetranRestApi:
-    def __init__(self, base_url: str, key: str, secret: str, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, key: str, secret: str, timeout_s: float, verify: str | bool = True
+    ) -> None:
         self.base_url = base_url
-        self._client = httpx.Client(timeout=timeout_s, auth=(key, secret))
+        self._client = httpx.Client(timeout=timeout_s, auth=(key, secret), verify=verify)
 
     def close(self) -> None:
         self._client.close()

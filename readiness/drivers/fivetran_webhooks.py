@@ -63,10 +63,10 @@ class Signing(StrEnum):
 
 
 class FivetranWebhookSender:
-    def __init__(self, url: str, secret: str, timeout_s: float) -> None:
+    def __init__(self, url: str, secret: str, timeout_s: float, verify: str | bool = True) -> None:
         self.url = url
         self._secret = secret
-        self._client = httpx.Client(timeout=timeout_s)
+        self._client = httpx.Client(timeout=timeout_s, verify=verify)
 
     def close(self) -> None:
         self._client.close()
@@ -108,10 +108,16 @@ class FreshnessError(Exception):
 class FreshnessReader:
     """{connectors_url}/{connector_id}/freshness; None while a connector is unknown."""
 
-    def __init__(self, connectors_url: str, timeout_s: float, token: str | None = None) -> None:
+    def __init__(
+        self,
+        connectors_url: str,
+        timeout_s: float,
+        token: str | None = None,
+        verify: str | bool = True,
+    ) -> None:
         self.connectors_url = connectors_url
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(timeout=timeout_s, headers=headers)
+        self._client = httpx.Client(timeout=timeout_s, headers=headers, verify=verify)
 
     def close(self) -> None:
         self._client.close()

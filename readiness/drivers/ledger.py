@@ -75,12 +75,17 @@ class HttpLedger:
     name = "ledger API"
 
     def __init__(
-        self, ledger_url: str, failures_url: str, timeout_s: float, token: str | None = None
+        self,
+        ledger_url: str,
+        failures_url: str,
+        timeout_s: float,
+        token: str | None = None,
+        verify: str | bool = True,
     ) -> None:
         self.ledger_url = ledger_url
         self.failures_url = failures_url
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(timeout=timeout_s, headers=headers)
+        self._client = httpx.Client(timeout=timeout_s, headers=headers, verify=verify)
 
     def close(self) -> None:
         self._client.close()

@@ -96,6 +96,7 @@ class StripeWebhookSender:
         tolerance_s: int = 300,
         headers: dict[str, str] | None = None,
         max_connections: int = 32,
+        verify: str | bool = True,
     ) -> None:
         self.url = url
         self._secret = secret
@@ -106,6 +107,7 @@ class StripeWebhookSender:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+            verify=verify,
         )
 
     def close(self) -> None:

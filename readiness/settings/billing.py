@@ -7,6 +7,7 @@ database login. Pointing them at staging is a matter of URLs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -62,6 +63,9 @@ class BillingConfig(Strict):
     tolerance_s: int = Field(default=300, gt=0)
     # How long a delivered event may take to show in the ledger before it counts as lost.
     settle_s: float = Field(default=15.0, gt=0)
+    # A CA bundle to trust for these endpoints (the stand-in's throwaway CA, a
+    # private CA); None: the system trust store.
+    ca_bundle: Path | None = None
     # Event ids the gate sends start with this, then a per-run tag.
     event_prefix: str = Field(default="evt_gate", pattern=r"^[A-Za-z0-9_]{3,24}$")
     burst: BurstConfig = BurstConfig()

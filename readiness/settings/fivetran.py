@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from readiness.settings.base import Duration, EnvVarRef, Strict
@@ -35,6 +37,8 @@ class FivetranConfig(Strict):
     api_token: EnvVarRef | None = None
     # How long a delivered sync_end may take to show in the freshness state.
     settle_s: float = Field(default=15.0, gt=0)
+    # A CA bundle to trust for these endpoints; None: the system trust store.
+    ca_bundle: Path | None = None
     # Connector ids the gate invents start with this (never a real connector).
     connector_prefix: str = Field(default="gate", pattern=r"^[A-Za-z0-9_]{3,24}$")
     api: FivetranApiConfig | None = None

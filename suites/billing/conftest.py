@@ -17,6 +17,7 @@ import stripe
 
 from readiness.config import ConfigError, EnvConfig
 from readiness.drivers import stripe_webhooks as sw
+from readiness.drivers.http import tls_verify
 from readiness.drivers.ledger import HttpLedger, LedgerReader, PostgresLedger
 from readiness.plugin import Gate, surface_config
 from readiness.settings.billing import BillingConfig
@@ -48,6 +49,7 @@ def sender(billing: BillingConfig, timeout_s: float) -> Iterator[sw.StripeWebhoo
         timeout_s,
         billing.tolerance_s,
         max_connections=billing.burst.concurrency,
+        verify=tls_verify(billing.ca_bundle),
     ) as s:
         yield s
 
@@ -55,7 +57,13 @@ def sender(billing: BillingConfig, timeout_s: float) -> Iterator[sw.StripeWebhoo
 @pytest.fixture(scope="session")
 def ledger(billing: BillingConfig, timeout_s: float) -> Iterator[HttpLedger]:
     token = _credential(billing.api_token.value, "api_token") if billing.api_token else None
-    reader = HttpLedger(billing.ledger_url, billing.failures_url, timeout_s, token)
+    reader = HttpLedger(
+        billing.ledger_url,
+        billing.failures_url,
+        timeout_s,
+        token,
+        verify=tls_verify(billing.ca_bundle),
+    )
     yield reader
     reader.close()
 

@@ -20,6 +20,7 @@ from readiness.drivers.fivetran_webhooks import (
     WebhookPayload,
     fivetran_time,
 )
+from readiness.drivers.http import tls_verify
 from readiness.plugin import Gate, surface_config
 from readiness.settings.fivetran import FivetranConfig
 
@@ -35,7 +36,9 @@ def ft_sender(fivetran: FivetranConfig, env: EnvConfig) -> Iterator[FivetranWebh
         secret = fivetran.signing_secret.value()
     except ConfigError as e:
         pytest.fail(f"configuration: fivetran.signing_secret: {e}", pytrace=False)
-    sender = FivetranWebhookSender(fivetran.webhook_url, secret, env.env.timeouts.http_s)
+    sender = FivetranWebhookSender(
+        fivetran.webhook_url, secret, env.env.timeouts.http_s, verify=tls_verify(fivetran.ca_bundle)
+    )
     yield sender
     sender.close()
 
@@ -46,7 +49,12 @@ def freshness(fivetran: FivetranConfig, env: EnvConfig) -> Iterator[FreshnessRea
         token = fivetran.api_token.value() if fivetran.api_token else None
     except ConfigError as e:
         pytest.fail(f"configuration: fivetran.api_token: {e}", pytrace=False)
-    reader = FreshnessReader(fivetran.connectors_url, env.env.timeouts.http_s, token)
+    reader = FreshnessReader(
+        fivetran.connectors_url,
+        env.env.timeouts.http_s,
+        token,
+        verify=tls_verify(fivetran.ca_bundle),
+    )
     yield reader
     reader.close()
 

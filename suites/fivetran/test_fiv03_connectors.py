@@ -13,6 +13,7 @@ import pytest
 from readiness.checks import fail_on, record
 from readiness.config import ConfigError
 from readiness.drivers.fivetran_api import FivetranApiError, FivetranRestApi, judge
+from readiness.drivers.http import tls_verify
 
 
 @pytest.mark.criterion("FIV-03")
@@ -25,7 +26,11 @@ def test_connectors_healthy_and_recent(fivetran, env, evidence_dir):
         )
     try:
         client = FivetranRestApi(
-            api.base_url, api.api_key.value(), api.api_secret.value(), env.env.timeouts.http_s
+            api.base_url,
+            api.api_key.value(),
+            api.api_secret.value(),
+            env.env.timeouts.http_s,
+            verify=tls_verify(fivetran.ca_bundle),
         )
     except ConfigError as e:
         pytest.fail(f"configuration: fivetran.api: {e}", pytrace=False)
