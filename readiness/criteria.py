@@ -54,6 +54,10 @@ class Criterion(BaseModel):
     runbook: str = Field(min_length=1)
     rollback: str = Field(min_length=1)
     retired: str | None = None  # a note saying why; retired ids are never reused
+    # The issue that builds its check. A criterion the catalog has grown before
+    # its check exists is not_evaluated (the verdict stays INCOMPLETE): never a
+    # silent pass, and never a collection error that stops every other surface.
+    pending: str | None = None
 
     @model_validator(mode="after")
     def _id_shape(self) -> Criterion:

@@ -89,6 +89,7 @@ def build_report(gate: Gate) -> GateReport:
                     in_scope=gate.in_scope(c.id),
                     surface_built=surface.built,
                     surface_issue=surface.issue,
+                    pending=c.pending,
                     config_problem=problem,
                     waiver=gate.waivers.for_criterion(c.id),
                     invalid_waiver="; ".join(invalid[1]) if invalid else None,

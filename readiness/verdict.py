@@ -71,6 +71,8 @@ class Context(BaseModel):
     in_scope: bool = True
     surface_built: bool = True
     surface_issue: str | None = None
+    # The criterion's check is still to be built (criteria.yaml `pending:`).
+    pending: str | None = None
     config_problem: str | None = None
     waiver: Waiver | None = None
     invalid_waiver: str | None = None
@@ -112,6 +114,8 @@ def judge(criterion: Criterion, outcomes: Iterable[Outcome], ctx: Context) -> Cr
         if not ctx.surface_built:
             where = f" ({ctx.surface_issue})" if ctx.surface_issue else ""
             return result(Status.NOT_EVALUATED, f"surface not built yet{where}")
+        if ctx.pending:
+            return result(Status.NOT_EVALUATED, f"check not built yet ({ctx.pending})")
         return result(Status.NOT_EVALUATED, "no check ran for this criterion")
 
     kinds = {o.outcome for o in outs}

@@ -56,6 +56,13 @@ def test_no_check_on_unbuilt_surface_names_the_issue():
     assert "issue #3" in r.message
 
 
+def test_a_pending_check_is_not_evaluated_and_blocks_go():
+    r = judge(crit(), [], Context(pending="issue #18"))
+    assert r.status is Status.NOT_EVALUATED
+    assert r.message == "check not built yet (issue #18)"
+    assert decide([r]) is Verdict.INCOMPLETE
+
+
 def test_failure_under_valid_waiver_is_waived():
     r = judge(crit(), [out("failed", "boom")], Context(waiver=WAIVER))
     assert r.status is Status.WAIVED
