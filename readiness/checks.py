@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
+
+from readiness.drivers.google_api import ApiFailure
 
 try:  # Allure is evidence, not a requirement for judging.
     import allure
@@ -37,3 +39,13 @@ def record(evidence_dir: Path, name: str, data: Any) -> Path:
     if allure is not None:
         allure.attach(text, name=name, attachment_type=allure.attachment_type.JSON)
     return path
+
+
+def judge_api_failure(e: ApiFailure, prefix: str = "") -> NoReturn:
+    """Report a Google API call that gave no answer: a permission or credential
+    the gate lacks is not_evaluated (the system said nothing wrong); anything
+    else fails, naming target and step."""
+    text = f"{prefix} {e}".strip()
+    if e.not_judgeable:
+        pytest.skip(text)
+    pytest.fail(text, pytrace=False)

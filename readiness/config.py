@@ -98,10 +98,19 @@ class EnvConfig(BaseModel):
     env: EnvFile
     surfaces: dict[str, Any] = {}
     problems: dict[str, list[str]] = {}
+    # Optional keys left out because a variable they use is unset, by surface:
+    # {"secrets": {"scan": "staging.yaml: secrets.scan.root: uses ${X}, which is not set"}}.
+    # Only the criteria that need the key are then not evaluated.
+    unset: dict[str, dict[str, str]] = {}
 
     @property
     def name(self) -> str:
         return self.env.name
+
+    def missing(self, surface: str, key: str) -> str:
+        """Why an optional key of a surface is absent, for a not-evaluated message."""
+        why = self.unset.get(surface, {}).get(key)
+        return why or f"{surface}.{key} is not set in {self.source.name}"
 
     def surface(self, name: str) -> Any:
         """The validated section for ``name``; raises ConfigError naming what is wrong."""
@@ -125,6 +134,7 @@ class EnvConfig(BaseModel):
                 k: v.model_dump(mode="json", by_alias=True) for k, v in self.surfaces.items()
             },
             "problems": self.problems,
+            "unset": self.unset,
         }
         return json.dumps(body)
 
@@ -137,6 +147,7 @@ class EnvConfig(BaseModel):
             env=EnvFile.model_validate(body["env"]),
             surfaces={k: SURFACE_MODELS[k].model_validate(v) for k, v in body["surfaces"].items()},
             problems=body["problems"],
+            unset=body.get("unset", {}),
         )
 
 
@@ -185,11 +196,12 @@ def _describe(err: ValidationError, source: Path, prefix: str) -> list[str]:
 
 
 def _absolutise(section: Strict, root: Path) -> Strict:
-    """Relative paths in a section are relative to the gate's root directory."""
+    """Relative paths in a section are relative to the env file's directory, so
+    an env file means the same wherever the gate is run from."""
     updates: dict[str, Any] = {}
     for field, value in section:
         if isinstance(value, Path) and not value.is_absolute():
-            updates[field] = root / value
+            updates[field] = Path(os.path.normpath(root / value))
         elif isinstance(value, Strict):
             updates[field] = _absolutise(value, root)
     return section.model_copy(update=updates) if updates else section
@@ -212,9 +224,6 @@ def load_env(env: str, root: Path) -> EnvConfig:
 
     missing: list[str] = []
     raw = _expand(raw, "", missing)
-    unset = {m.split(".")[0].split(":")[0]: [] for m in missing}
-    for m in missing:
-        unset[m.split(".")[0].split(":")[0]].append(f"{path.name}: {m}")
 
     surface_keys = set(SURFACE_MODELS) | _FUTURE_SURFACES
     shared = {k: v for k, v in raw.items() if k not in surface_keys}
@@ -222,23 +231,47 @@ def load_env(env: str, root: Path) -> EnvConfig:
         env_file = EnvFile.model_validate(shared)
     except ValidationError as e:
         raise ConfigError("\n".join(_describe(e, path, ""))) from e
-    shared_unset = [m for key, ms in unset.items() if key not in surface_keys for m in ms]
+    shared_unset = [m for m in missing if m.split(".")[0].split(":")[0] not in surface_keys]
     if shared_unset:
-        raise ConfigError("\n".join(shared_unset))
+        raise ConfigError("\n".join(f"{path.name}: {m}" for m in shared_unset))
 
+    base = path.parent
     surfaces: dict[str, Any] = {}
     problems: dict[str, list[str]] = {}
+    unset: dict[str, dict[str, str]] = {}
     for name, model in SURFACE_MODELS.items():
         if name not in raw:
             continue
-        if name in unset:
-            problems[name] = unset[name]
+        section = dict(raw[name] or {})
+        blocking: list[str] = []
+        for m in missing:
+            where = m.split(":")[0].split(".")
+            if where[0] != name:
+                continue
+            key = where[1].split("[")[0] if len(where) > 1 else ""
+            field = model.model_fields.get(key)
+            if field is not None and not field.is_required() and field.default is None:
+                # An optional part whose variable is unset: leave it out, so
+                # only the criteria that need it are not evaluated.
+                section.pop(key, None)
+                unset.setdefault(name, {}).setdefault(key, f"{path.name}: {m}")
+            else:
+                blocking.append(f"{path.name}: {m}")
+        if blocking:
+            problems[name] = blocking
             continue
         try:
-            surfaces[name] = _absolutise(model.model_validate(raw[name] or {}), root)
+            surfaces[name] = _absolutise(model.model_validate(section), base)
         except ValidationError as e:
             problems[name] = _describe(e, path, name)
-    return EnvConfig(source=path, root=root, env=env_file, surfaces=surfaces, problems=problems)
+    return EnvConfig(
+        source=path,
+        root=root,
+        env=env_file,
+        surfaces=surfaces,
+        problems=problems,
+        unset=unset,
+    )
 
 
 # Sections of surfaces whose checks are not built yet are accepted untyped, so

@@ -72,3 +72,25 @@ def test_env_round_trips_to_workers():
     env = load_env("local", ROOT)
     again = type(env).from_json(env.to_json())
     assert again.surface("packs") == env.surface("packs")
+
+
+def test_relative_paths_resolve_against_the_env_file(tmp_path):
+    """An env file means the same wherever the gate runs from."""
+    (tmp_path / "envs").mkdir()
+    body = "name: x\nkind: staging\npacks:\n  project_dir: ../packs\n  warehouse: {path: w.duckdb}\n"
+    env = load_env(str(write(tmp_path / "envs", body)), ROOT)
+    assert env.surface("packs").project_dir == tmp_path / "packs"
+    assert env.surface("packs").warehouse.path == tmp_path / "envs" / "w.duckdb"
+
+
+def test_an_unset_variable_in_an_optional_key_leaves_only_that_key_out(tmp_path, monkeypatch):
+    monkeypatch.delenv("GATE_TEST_REPO", raising=False)
+    body = (
+        "name: x\nkind: staging\nsecrets:\n  required: [a]\n"
+        "  scan: {root: \"${GATE_TEST_REPO}\", paths: [.], baseline: b}\n"
+    )
+    env = load_env(str(write(tmp_path, body)), ROOT)
+    cfg = env.surface("secrets")
+    assert cfg.scan is None and cfg.required == ["a"]
+    assert "GATE_TEST_REPO" in env.missing("secrets", "scan")
+    assert env.missing("secrets", "store") == "secrets.store is not set in env.yaml"

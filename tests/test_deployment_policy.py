@@ -12,9 +12,9 @@ from readiness.drivers.cloudrun import (
     DeploymentError,
     ServiceState,
     SnapshotReader,
-    _traffic_of,
-    parse_revisions,
+    traffic_of,
 )
+from readiness.drivers.service_export import load_revisions
 from readiness.settings.deployment import DeploymentConfig, PolicySpec, RehearsalSpec
 from suites.deployment.conftest import board_url_paths
 from suites.deployment.policy import (
@@ -39,7 +39,7 @@ def state() -> ServiceState:
 
 def test_committed_snapshot_passes_every_policy(state):
     assert service_config_problems(state.service, EXPECT) == []
-    assert rollout_problems(state, EXPECT) == []
+    assert rollout_problems(state, EXPECT) == ([], [])
     assert identity_problems(state.service, EXPECT) == []
 
 
@@ -66,15 +66,26 @@ def test_tag_not_ready_traffic_and_no_previous(state):
     svc = state.service
     svc.template.containers[0].image = "us-docker.pkg.dev/p/r/app:latest"
     only_current = [r for r in state.revisions if r.name.endswith("00042-kob")]
-    problems = rollout_problems(ServiceState(svc, only_current, "t"), EXPECT)
+    problems, _ = rollout_problems(ServiceState(svc, only_current, "t"), EXPECT)
     assert any("not pinned by digest" in p for p in problems)
     assert any("0 previous Ready revision" in p for p in problems)
     failed = run_v2.Revision(only_current[0])
     failed.conditions = [
         run_v2.Condition(type_="Ready", state=run_v2.Condition.State.CONDITION_FAILED)
     ]
-    problems = rollout_problems(ServiceState(svc, [failed], "t"), EXPECT)
+    problems, _ = rollout_problems(ServiceState(svc, [failed], "t"), EXPECT)
     assert any("which is not Ready" in p for p in problems)
+
+
+def test_what_a_file_cannot_say_is_not_judged(state):
+    """No revisions listed and no status (gcloud --format export): the rules
+    name what they could not judge instead of failing it."""
+    problems, unjudged = rollout_problems(
+        ServiceState(state.service, None, "export", has_status=False), EXPECT
+    )
+    assert problems == []
+    assert any("carries no status" in u for u in unjudged)
+    assert any("deployment.policy.revisions" in u for u in unjudged)
 
 
 def test_latest_traffic_resolves_to_latest_ready(state):
@@ -86,7 +97,7 @@ def test_latest_traffic_resolves_to_latest_ready(state):
         )
     ]
     assert traffic_split(svc) == {"dataface-cloud-00042-kob": 100}
-    assert _traffic_of(svc).percent == {"dataface-cloud-00042-kob": 100}
+    assert traffic_of(svc).percent == {"dataface-cloud-00042-kob": 100}
 
 
 @pytest.mark.parametrize(
@@ -111,21 +122,27 @@ def test_identity_problems(state, sa, ingress, needle):
 def test_readers_name_the_bad_file(tmp_path):
     bad = tmp_path / "service.json"
     bad.write_text("{not json")
-    with pytest.raises(DeploymentError, match=r"not a run_v2\.Service"):
+    with pytest.raises(DeploymentError, match="neither JSON nor YAML"):
         SnapshotReader(bad, None).describe()
-    with pytest.raises(DeploymentError, match="no file"):
+    with pytest.raises(DeploymentError, match="No such file"):
         SnapshotReader(tmp_path / "missing.json", None).describe()
     listed = json.loads(REVISIONS.read_text())["revisions"]
-    assert len(parse_revisions(json.dumps(listed), "list")) == 2
+    as_list = tmp_path / "revisions.json"
+    as_list.write_text(json.dumps(listed))
+    assert len(load_revisions(as_list)) == 2
 
 
 def test_settings_reject_bad_steps_and_missing_service():
     with pytest.raises(ValueError, match="ending at 100"):
         RehearsalSpec(steps=[10, 50])
     with pytest.raises(ValueError, match="cloudrun"):
-        DeploymentConfig(policy={"driver": "cloudrun"}, serving={"driver": "local"})
+        DeploymentConfig(policy={"driver": "cloudrun"})
     with pytest.raises(ValueError, match="snapshot"):
-        DeploymentConfig(policy={"driver": "snapshot"}, serving={"driver": "local"})
+        DeploymentConfig(policy={"driver": "snapshot"})
+    with pytest.raises(ValueError, match=r"\{tag\}"):
+        DeploymentConfig(serving={"tag_url": "https://lb.example"})
+    # Every part is optional: a section with only what one criterion needs is valid.
+    assert DeploymentConfig(serving={"url": "https://app.example"}).policy is None
 
 
 def test_board_paths_follow_dct_serve_urls():

@@ -79,8 +79,9 @@ def test_unknown_environment_is_named_and_evidence_written(gate_run):
 
 
 def test_missing_key_marks_the_surface_error_and_names_the_key(gate_run, tmp_path):
-    env = (ROOT / "envs" / "local.yaml").read_text().replace("  project_dir: fixtures/packs\n", "")
+    env = (ROOT / "envs" / "local.yaml").read_text().replace("  project_dir: ../fixtures/packs\n", "")
     path = tmp_path / "broken.yaml"
+    env = env.replace(": ../", f": {ROOT}/").replace("root: ..\n", f"root: {ROOT}\n")
     path.write_text(env)
     run = gate_run("--env", str(path), *QUICK)
     assert run.exit_code == 101

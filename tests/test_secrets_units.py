@@ -14,7 +14,8 @@ from fixtures.secretstore.store import SecretStore, StoreError
 from fixtures.tls.asgi import AsgiThread
 from readiness.drivers.secret_scan import secret_types_in
 from readiness.drivers.secret_store import SecretManagerStore, make_client, to_secret_info
-from readiness.drivers.service_spec import env_vars, from_snapshot
+from readiness.drivers.service_export import load_service
+from readiness.drivers.service_spec import env_vars
 from suites.secrets.rotation import stripe_header
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +97,8 @@ def test_secret_manager_client_against_local_store(tmp_path):
 
 def test_service_snapshot_env_vars():
     found = {
-        e.name: e for e in env_vars(from_snapshot(ROOT / "fixtures" / "cloudrun" / "service.json"))
+        e.name: e
+        for e in env_vars(load_service(ROOT / "fixtures" / "cloudrun" / "service.json").service)
     }
     assert found["STRIPE_WEBHOOK_SECRET"].secret == "stripe-webhook-secret"
     assert found["STRIPE_WEBHOOK_SECRET"].literal is None

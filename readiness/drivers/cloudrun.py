@@ -1,33 +1,41 @@
-"""Cloud Run, three ways: the live Admin API, a JSON snapshot, and the local stand-in.
+"""Cloud Run through its Admin API v2 (``google.cloud.run_v2``), and nothing else.
 
-Readers (``ServiceReader``) return the service and its revisions as the
-published ``google.cloud.run_v2`` types, so the policy checks are written once
-against the API's own shapes: the live reader asks ``ServicesClient`` and
-``RevisionsClient``; the snapshot reader parses the same JSON the v2 API
-returns. Serving targets (``ServingTarget``) move traffic for the rehearsals:
-live through ``update_service`` (a long-running operation, waited on with the
-env's timeout), locally through the front door's traffic API, which splits
-requests between real ``dct serve`` revisions.
+One driver for every environment: ``deployment.cloudrun.endpoint`` None is
+Google with application default credentials; a URL is a server speaking the
+same REST API (the local stand-in), reached with the same clients on the REST
+transport. So the rollout the gate rehearses locally is the rollout it runs
+on staging, call for call:
+
+- ``CloudRunReader``: the service and its revisions (DEP-03/04/08).
+- ``CloudRunServing``: deploy a tagged candidate with no traffic, move
+  ``service.traffic`` in steps, put back the exact template and traffic it
+  read and prove it by reading them back, delete what it created.
+- ``CloudRunInstances``: run the service's container once as a Cloud Run
+  instance and stop it (SIGTERM, then SIGKILL), for the shutdown rehearsal.
+
+Every long-running operation is waited on for ``deploy_timeout_s``; every
+Google error becomes an ``ApiFailure`` naming the target, the step and, for a
+permission the gate lacks, the role to grant.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 from google.cloud import run_v2
 
-from readiness.settings.deployment import CloudRunService, LocalRevision
+from readiness.drivers.google_api import ApiFailure, call, gapic_options
+from readiness.drivers.service_export import ExportError, load_revisions, load_service
+from readiness.settings.deployment import CloudRunService
 
-SERVED_BY = "x-served-by"
-"""Header the local front door sets to the revision that answered; Cloud Run
-has no equivalent, so live probes attribute nothing per request."""
+VIEWER = "roles/run.viewer"
+DEVELOPER = "roles/run.developer (and roles/iam.serviceAccountUser on the runtime service account)"
+
+_REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
+_LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 
 
 class DeploymentError(Exception):
@@ -39,12 +47,112 @@ class ServiceState:
     """The service as configured, with its revisions (newest first when known)."""
 
     service: run_v2.Service
-    revisions: list[run_v2.Revision]
+    revisions: list[run_v2.Revision] | None
     source: str
+    # False when read from an export that carries no status (conditions, traffic status).
+    has_status: bool = True
 
 
 class ServiceReader(Protocol):
     def describe(self) -> ServiceState: ...
+
+
+def short(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+class SnapshotReader:
+    """The policy judged from files: a gcloud export or the v2 API's JSON."""
+
+    def __init__(self, service: Path, revisions: Path | None) -> None:
+        self.service_path = service
+        self.revisions_path = revisions
+
+    def describe(self) -> ServiceState:
+        try:
+            loaded = load_service(self.service_path)
+            revisions = (
+                load_revisions(self.revisions_path) if self.revisions_path is not None else None
+            )
+        except ExportError as e:
+            raise DeploymentError(f"deployment.policy: {e}") from e
+        return ServiceState(
+            loaded.service,
+            revisions,
+            f"file {self.service_path.name} ({loaded.form})",
+            loaded.has_status,
+        )
+
+
+class CloudRunApi:
+    """The Admin API v2 clients for one service, built on first use."""
+
+    def __init__(self, target: CloudRunService, timeout_s: float, deploy_timeout_s: float) -> None:
+        self.target = target
+        self.timeout_s = timeout_s
+        self.deploy_timeout_s = deploy_timeout_s
+        self._clients: dict[str, Any] = {}
+        where = target.endpoint or "run.googleapis.com"
+        self.label = f"Cloud Run {target.name} ({where})"
+
+    def client(self, kind: str) -> Any:
+        if kind not in self._clients:
+            cls = {
+                "services": run_v2.ServicesClient,
+                "revisions": run_v2.RevisionsClient,
+                "instances": run_v2.InstancesClient,
+            }[kind]
+            self._clients[kind] = call(
+                self.label, f"create {kind} client", cls, **gapic_options(self.target.endpoint)
+            )
+        return self._clients[kind]
+
+    def call(self, step: str, fn: Any, *args: Any, role: str = VIEWER, **kwargs: Any) -> Any:
+        return call(self.label, step, fn, *args, role=role, timeout=self.timeout_s, **kwargs)
+
+    def wait(self, step: str, operation: Any, role: str = DEVELOPER) -> Any:
+        """A long-running operation's result, within ``deploy_timeout_s``."""
+        return call(self.label, step, operation.result, role=role, timeout=self.deploy_timeout_s)
+
+    def get_service(self) -> run_v2.Service:
+        services = self.client("services")
+        return self.call("get service", services.get_service, name=self.target.name)
+
+    def update_service(self, step: str, service: run_v2.Service) -> run_v2.Service:
+        services = self.client("services")
+        op = self.call(step, services.update_service, service=service, role=DEVELOPER)
+        return self.wait(step, op)
+
+    def list_revisions(self) -> list[run_v2.Revision]:
+        revisions = self.client("revisions")
+        pages = self.call("list revisions", revisions.list_revisions, parent=self.target.name)
+        found = call(self.label, "list revisions", list, pages, role=VIEWER)
+        return sorted(found, key=lambda r: r.create_time, reverse=True)
+
+    def delete_revision(self, revision: str) -> None:
+        revisions = self.client("revisions")
+        op = self.call(
+            f"delete revision {revision}",
+            revisions.delete_revision,
+            name=f"{self.target.name}/revisions/{revision}",
+            role=DEVELOPER,
+        )
+        self.wait(f"delete revision {revision}", op)
+
+
+class CloudRunReader:
+    """The live service and its revisions (ADC, or the env's endpoint)."""
+
+    def __init__(self, api: CloudRunApi) -> None:
+        self.api = api
+
+    def describe(self) -> ServiceState:
+        service = self.api.get_service()
+        revisions = self.api.list_revisions()
+        return ServiceState(service, revisions, self.api.label)
+
+
+# ---------------------------------------------------------------- serving
 
 
 @dataclass(frozen=True)
@@ -53,305 +161,216 @@ class Candidate:
 
     revision: str
     url: str
+    tag: str
 
 
 @dataclass
 class Traffic:
-    """Who gets what share; ``raw`` is what restore() puts back verbatim."""
+    """Who gets what share, as read; ``targets`` and ``template`` are what
+    ``restore`` puts back verbatim."""
 
     percent: dict[str, int]
-    raw: Any = field(default=None, repr=False)
+    tags: dict[str, str]
+    targets: list[run_v2.TrafficTarget] = field(default_factory=list, repr=False)
+    template: run_v2.RevisionTemplate | None = field(default=None, repr=False)
+    latest_ready: str = ""
 
     def serving(self) -> list[str]:
         return [r for r, p in self.percent.items() if p > 0]
 
 
-class ServingTarget(Protocol):
-    url: str
+@dataclass
+class Restored:
+    """What ``restore`` did, proved by reading the service back."""
 
-    def traffic(self) -> Traffic: ...
-
-    def deploy_candidate(self) -> Candidate: ...
-
-    def set_traffic(self, percent: dict[str, int]) -> Traffic: ...
-
-    def restore(self, before: Traffic) -> None: ...
+    ok: bool
+    detail: str
+    pinned: bool = False
 
 
-# ---------------------------------------------------------------- readers
-
-
-def parse_service(text: str, where: str) -> run_v2.Service:
-    """A run_v2.Service from the v2 API's JSON; unknown fields are tolerated
-    because newer API versions add them."""
-    try:
-        return run_v2.Service.from_json(text, ignore_unknown_fields=True)
-    except Exception as e:  # proto-plus raises ParseError / ValueError
-        raise DeploymentError(f"{where}: not a run_v2.Service JSON document: {e}") from e
-
-
-def parse_revisions(text: str, where: str) -> list[run_v2.Revision]:
-    """ListRevisions' answer (``{"revisions": [...]}``) or a bare list of Revisions."""
-    try:
-        body = json.loads(text)
-        if isinstance(body, list):
-            return [
-                run_v2.Revision.from_json(json.dumps(r), ignore_unknown_fields=True) for r in body
-            ]
-        resp = run_v2.ListRevisionsResponse.from_json(text, ignore_unknown_fields=True)
-        return list(resp.revisions)
-    except Exception as e:
-        raise DeploymentError(f"{where}: not a run_v2 ListRevisions JSON document: {e}") from e
-
-
-class SnapshotReader:
-    """The policy judged from files: what CI can do without credentials."""
-
-    def __init__(self, service: Path, revisions: Path | None) -> None:
-        self.service_path = service
-        self.revisions_path = revisions
-
-    def describe(self) -> ServiceState:
-        if not self.service_path.is_file():
-            raise DeploymentError(f"deployment.policy.snapshot: no file {self.service_path}")
-        service = parse_service(self.service_path.read_text(), str(self.service_path))
-        revisions: list[run_v2.Revision] = []
-        if self.revisions_path is not None:
-            if not self.revisions_path.is_file():
-                raise DeploymentError(f"deployment.policy.revisions: no file {self.revisions_path}")
-            revisions = parse_revisions(self.revisions_path.read_text(), str(self.revisions_path))
-        return ServiceState(service, revisions, f"snapshot {self.service_path.name}")
-
-
-class CloudRunReader:
-    """The live service through the Admin API v2 (ADC credentials)."""
-
-    def __init__(self, target: CloudRunService, timeout_s: float) -> None:
-        self.target = target
-        self.timeout_s = timeout_s
-
-    def describe(self) -> ServiceState:
-        from google.api_core import exceptions as gexc
-
-        try:
-            services = run_v2.ServicesClient()
-            revisions = run_v2.RevisionsClient()
-            service = services.get_service(name=self.target.name, timeout=self.timeout_s)
-            found = list(revisions.list_revisions(parent=self.target.name, timeout=self.timeout_s))
-        except gexc.GoogleAPICallError as e:
-            raise DeploymentError(f"Cloud Run {self.target.name}: {e}") from e
-        found.sort(key=lambda r: r.create_time, reverse=True)
-        return ServiceState(service, found, f"Cloud Run {self.target.name}")
-
-
-# ---------------------------------------------------------------- local serving
-
-
-class LocalServing:
-    """The local front door: Cloud Run's router in miniature.
-
-    Traffic changes go through its control API, which swaps the whole weight
-    table at once; revisions are real `dct serve` processes with known pids,
-    so the shutdown rehearsal can signal one.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        control_url: str,
-        current: LocalRevision,
-        candidate: LocalRevision,
-        timeout_s: float,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.control_url = control_url.rstrip("/")
-        self.current = current
-        self.candidate_rev = candidate
-        self.timeout_s = timeout_s
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            resp = httpx.request(
-                method, f"{self.control_url}{path}", json=body, timeout=self.timeout_s
-            )
-        except httpx.HTTPError as e:
-            raise DeploymentError(f"front door {self.control_url}{path}: {e!r}") from e
-        if resp.status_code >= 400:
-            raise DeploymentError(
-                f"front door {method} {path}: HTTP {resp.status_code}: {resp.text[:200]}"
-            )
-        return resp.json()
-
-    def traffic(self) -> Traffic:
-        body = self._call("GET", "/traffic")
-        return Traffic({n: int(r["percent"]) for n, r in body["revisions"].items()}, raw=body)
-
-    def deploy_candidate(self) -> Candidate:
-        """Register the candidate revision: no traffic, reachable by its tag."""
-        rev = self.candidate_rev
-        self._call("PUT", f"/revisions/{rev.name}", {"url": rev.url, "tag": "candidate"})
-        return Candidate(rev.name, f"{self.url}/_tag/candidate")
-
-    def set_traffic(self, percent: dict[str, int]) -> Traffic:
-        body = self._call("PUT", "/traffic", percent)
-        return Traffic({n: int(r["percent"]) for n, r in body["revisions"].items()}, raw=body)
-
-    def restore(self, before: Traffic) -> None:
-        """Put back exactly the starting table: revisions, urls, tags, weights."""
-        self._call("POST", "/restore", before.raw)
-
-    # DEP-07 needs the revision's process: signal it, watch its connections.
-    def terminate(self, rev: LocalRevision) -> None:
-        try:
-            os.kill(rev.pid, signal.SIGTERM)
-        except ProcessLookupError as e:
-            raise DeploymentError(f"revision {rev.name} (pid {rev.pid}) is not running") from e
-
-    @staticmethod
-    def alive(rev: LocalRevision) -> bool:
-        return process_alive(rev.pid)
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (an entrypoint may wrap the server)."""
-    out, todo = [], [pid]
-    while todo and len(out) < 64:
-        p = todo.pop()
-        out.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return out
-
-
-def accepted_connections(pid: int, port: int, peers: set[int] | None = None) -> tuple[int, int]:
-    """Established connections on ``port`` the server process tree has accepted
-    (owns an fd for), and how many of those still hold unread request bytes.
-
-    A connection still in the listen backlog, or accepted but not yet read,
-    is not a request in flight: a server closes it on SIGTERM as idle, and
-    counting it would blame the shutdown for the client's timing. ``peers``
-    (client ports) narrows the count to the caller's own connections.
-    """
-    inodes: set[str] = set()
-    for p in process_tree(pid):
-        for fd in Path(f"/proc/{p}/fd").glob("*"):
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    accepted = unread = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            local_port = int(cols[1].rsplit(":", 1)[1], 16)
-            peer = int(cols[2].rsplit(":", 1)[1], 16)
-            mine = peers is None or peer in peers
-            if local_port == port and cols[3] == "01" and cols[9] in inodes and mine:
-                accepted += 1
-                unread += int(cols[4].split(":")[1], 16) > 0
-    return accepted, unread
-
-
-# ---------------------------------------------------------------- live serving
-
-
-def _traffic_of(service: run_v2.Service) -> Traffic:
+def traffic_of(service: run_v2.Service) -> Traffic:
+    """The traffic as read, with LATEST resolved to the latest ready revision."""
+    latest = short(service.latest_ready_revision)
     percent: dict[str, int] = {}
+    tags: dict[str, str] = {}
     for t in service.traffic:
-        name = t.revision
-        if t.type_ == run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST:
-            name = service.latest_ready_revision.rsplit("/", 1)[-1]
+        name = latest if t.type_ == _LATEST else t.revision
         percent[name] = percent.get(name, 0) + t.percent
-    return Traffic(percent, raw=[run_v2.TrafficTarget(t) for t in service.traffic])
+        if t.tag:
+            tags[t.tag] = name
+    return Traffic(
+        percent,
+        tags,
+        targets=[run_v2.TrafficTarget(t) for t in service.traffic],
+        template=run_v2.RevisionTemplate(service.template),
+        latest_ready=latest,
+    )
+
+
+def _pinned(percent: dict[str, int], tags: dict[str, str]) -> list[run_v2.TrafficTarget]:
+    by_rev = {rev: tag for tag, rev in tags.items()}
+    revisions = list(dict.fromkeys([*percent, *by_rev]))
+    return [
+        run_v2.TrafficTarget(
+            type_=_REVISION, revision=rev, percent=percent.get(rev, 0), tag=by_rev.get(rev, "")
+        )
+        for rev in revisions
+    ]
 
 
 class CloudRunServing:
-    """Rehearsals against the live service: deploy with no traffic and a tag,
-    shift ``service.traffic``, and put the starting traffic back."""
+    """Rehearsals against a Cloud Run service: deploy with no traffic and a
+    tag, shift ``service.traffic``, put the starting state back."""
 
     TAG = "gate-candidate"
 
     def __init__(
-        self, target: CloudRunService, url: str | None, image: str | None, timeout_s: float
+        self, api: CloudRunApi, url: str | None, tag_url: str | None, image: str | None
     ) -> None:
-        self.target = target
-        self.timeout_s = timeout_s
+        self.api = api
         self.image = image
-        self._client = run_v2.ServicesClient()
-        self.url = (url or self._get().uri).rstrip("/")
-
-    def _get(self) -> run_v2.Service:
-        return self._client.get_service(name=self.target.name, timeout=self.timeout_s)
-
-    def _update(self, service: run_v2.Service) -> run_v2.Service:
-        op = self._client.update_service(service=service, timeout=self.timeout_s)
-        return op.result(timeout=self.timeout_s)
+        self.tag_url = tag_url
+        self.url = (url or self.api.get_service().uri).rstrip("/")
 
     def traffic(self) -> Traffic:
-        return _traffic_of(self._get())
+        return traffic_of(self.api.get_service())
 
     def deploy_candidate(self) -> Candidate:
-        service = self._get()
-        name = f"{self.target.service}-gate-{int(time.time())}"
+        service = self.api.get_service()
+        name = f"{self.api.target.service}-gate-{int(time.time())}"
         service.template.revision = name
         if self.image:
             service.template.containers[0].image = self.image
-        pinned = _traffic_of(service)
-        service.traffic = [
-            run_v2.TrafficTarget(
-                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
-                revision=rev,
-                percent=pct,
+        now = traffic_of(service)
+        pinned = {rev: pct for rev, pct in now.percent.items() if pct}
+        service.traffic = [*_pinned(pinned, {}), *_pinned({name: 0}, {self.TAG: name})]
+        updated = self.api.update_service(f"deploy candidate {name}", service)
+        status = next((s for s in updated.traffic_statuses if s.tag == self.TAG), None)
+        if self.tag_url:
+            url = self.tag_url.format(tag=self.TAG)
+        elif status is not None and status.uri:
+            url = status.uri
+        else:
+            raise DeploymentError(
+                f"{self.api.label}: candidate {name} has no tag URL in traffic_statuses "
+                "(set deployment.serving.tag_url)"
             )
-            for rev, pct in pinned.percent.items()
-            if pct
-        ] + [
-            run_v2.TrafficTarget(
-                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
-                revision=name,
-                percent=0,
-                tag=self.TAG,
-            )
-        ]
-        updated = self._update(service)
-        url = next((s.uri for s in updated.traffic_statuses if s.tag == self.TAG), "")
-        if not url:
-            raise DeploymentError(f"{self.target.name}: candidate {name} has no tag URL")
-        return Candidate(name, url)
+        return Candidate(name, url.rstrip("/"), self.TAG)
 
     def set_traffic(self, percent: dict[str, int]) -> Traffic:
-        service = self._get()
-        tags = {t.revision: t.tag for t in service.traffic if t.tag}
-        service.traffic = [
-            run_v2.TrafficTarget(
-                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
-                revision=rev,
-                percent=pct,
-                tag=tags.get(rev, ""),
-            )
-            for rev, pct in percent.items()
-        ]
-        return _traffic_of(self._update(service))
+        service = self.api.get_service()
+        tags = traffic_of(service).tags
+        service.traffic = _pinned(percent, tags)
+        split = ", ".join(f"{r}={p}%" for r, p in percent.items())
+        return traffic_of(self.api.update_service(f"move traffic to {split}", service))
 
-    def restore(self, before: Traffic) -> None:
-        service = self._get()
-        service.traffic = before.raw
-        self._update(service)
+    def restore(self, before: Traffic) -> Restored:
+        """Put back the template and the traffic list exactly as read, then
+        read them back. Where a LATEST target now resolves elsewhere (Cloud
+        Run named a new revision for the old template), pin the revisions the
+        start resolved to, and say so."""
+        service = self.api.get_service()
+        if before.template is not None:
+            service.template = before.template
+        service.traffic = before.targets
+        self.api.update_service("restore starting template and traffic", service)
+        after = self.traffic()
+        if after.percent == before.percent and after.tags == before.tags:
+            return Restored(True, f"traffic {after.percent} as before")
+        service = self.api.get_service()
+        service.traffic = _pinned(before.percent, before.tags)
+        self.api.update_service("restore starting traffic, pinned", service)
+        after = self.traffic()
+        if after.percent == before.percent and after.tags == before.tags:
+            return Restored(
+                True,
+                f"traffic {after.percent} as before, pinned by revision name "
+                "(LATEST now names another revision)",
+                pinned=True,
+            )
+        return Restored(
+            False,
+            f"read back {after.percent} tags {after.tags}, expected {before.percent} tags {before.tags}",
+        )
+
+    def remove(self, revision: str) -> None:
+        """Delete a revision the rehearsal created (it has no traffic or tag by now)."""
+        self.api.delete_revision(revision)
+
+
+# ---------------------------------------------------------------- instances
+
+
+@dataclass(frozen=True)
+class RunningInstance:
+    name: str
+    url: str
+
+
+class CloudRunInstances:
+    """One container of the service run as a Cloud Run instance, then stopped."""
+
+    def __init__(self, api: CloudRunApi) -> None:
+        self.api = api
+
+    def create(self, instance_id: str, template: run_v2.RevisionTemplate) -> RunningInstance:
+        instances = self.api.client("instances")
+        body = run_v2.Instance(
+            containers=list(template.containers)[:1],
+            service_account=template.service_account,
+            ingress=run_v2.IngressTraffic.INGRESS_TRAFFIC_ALL,
+            launch_stage="BETA",
+        )
+        op = self.api.call(
+            f"create instance {instance_id}",
+            instances.create_instance,
+            request=run_v2.CreateInstanceRequest(
+                parent=self.api.target.location, instance=body, instance_id=instance_id
+            ),
+            role=DEVELOPER,
+        )
+        made = self.api.wait(f"create instance {instance_id}", op)
+        if not made.urls:
+            raise DeploymentError(f"{self.api.label}: instance {instance_id} has no URL")
+        return RunningInstance(made.name, made.urls[0].rstrip("/"))
+
+    def stop(self, instance: RunningInstance) -> float:
+        """Stop it (SIGTERM, SIGKILL after the grace); seconds until it had stopped."""
+        instances = self.api.client("instances")
+        started = time.monotonic()
+        op = self.api.call(
+            f"stop instance {short(instance.name)}",
+            instances.stop_instance,
+            name=instance.name,
+            role=DEVELOPER,
+        )
+        self.api.wait(f"stop instance {short(instance.name)}", op)
+        return time.monotonic() - started
+
+    def delete(self, instance: RunningInstance) -> None:
+        instances = self.api.client("instances")
+        op = self.api.call(
+            f"delete instance {short(instance.name)}",
+            instances.delete_instance,
+            name=instance.name,
+            role=DEVELOPER,
+        )
+        self.api.wait(f"delete instance {short(instance.name)}", op)
+
+
+__all__ = [
+    "ApiFailure",
+    "Candidate",
+    "CloudRunApi",
+    "CloudRunInstances",
+    "CloudRunReader",
+    "CloudRunServing",
+    "DeploymentError",
+    "Restored",
+    "RunningInstance",
+    "ServiceReader",
+    "ServiceState",
+    "SnapshotReader",
+    "Traffic",
+    "traffic_of",
+]

@@ -17,10 +17,27 @@ from typing import Any, Protocol
 from google.api_core import exceptions as gexc
 from google.cloud import secretmanager
 
+from readiness.drivers.google_api import ApiFailure, call, gapic_options
+
 
 class SecretStoreError(Exception):
     """The store could not answer (unreachable, denied); a missing secret is
-    an answer (``None``), not an error."""
+    an answer (``None``), not an error. ``denied``: the gate's identity lacks
+    ``role`` (or has no credentials), so nothing about the secrets is known."""
+
+    def __init__(self, message: str, denied: bool = False, role: str = "") -> None:
+        super().__init__(message)
+        self.denied = denied
+        self.role = role
+
+
+_ROLES = {
+    "get": "roles/secretmanager.viewer",
+    "list": "roles/secretmanager.viewer",
+    "access": "roles/secretmanager.secretAccessor",
+    "add": "roles/secretmanager.secretVersionAdder",
+    "set": "roles/secretmanager.secretVersionManager",
+}
 
 
 @dataclass(frozen=True)
@@ -95,15 +112,15 @@ def to_secret_info(
 
 def make_client(endpoint: str | None) -> secretmanager.SecretManagerServiceClient:
     """Google's endpoint with ADC, or a compatible REST endpoint anonymously."""
-    if endpoint is None:
-        return secretmanager.SecretManagerServiceClient()
-    from google.auth.credentials import AnonymousCredentials
-
-    return secretmanager.SecretManagerServiceClient(
-        credentials=AnonymousCredentials(),
-        transport="rest",
-        client_options={"api_endpoint": endpoint},
-    )
+    try:
+        return call(
+            f"Secret Manager ({endpoint or 'secretmanager.googleapis.com'})",
+            "create client",
+            secretmanager.SecretManagerServiceClient,
+            **gapic_options(endpoint),
+        )
+    except ApiFailure as e:
+        raise SecretStoreError(str(e), denied=e.not_judgeable) from e
 
 
 class SecretManagerStore:
@@ -120,12 +137,13 @@ class SecretManagerStore:
         return f"projects/{self.project}/secrets/{secret}"
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+        role = _ROLES.get(what.split()[0], "")
         try:
-            return fn(**kwargs, timeout=self.timeout_s)
-        except gexc.NotFound:
-            raise
-        except gexc.GoogleAPICallError as e:
-            raise SecretStoreError(f"Secret Manager {what}: {e}") from e
+            return call(f"Secret Manager projects/{self.project}", what, fn, role=role, **kwargs, timeout=self.timeout_s)
+        except ApiFailure as e:
+            if e.kind == "not-found" and isinstance(e.__cause__, gexc.NotFound):
+                raise e.__cause__ from None
+            raise SecretStoreError(str(e), denied=e.not_judgeable, role=role) from e
         except Exception as e:  # transport errors (refused, timed out) arrive untyped
             raise SecretStoreError(f"Secret Manager {what}: {type(e).__name__}: {e}") from e
 

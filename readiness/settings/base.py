@@ -13,6 +13,12 @@ class ConfigError(Exception):
     """The environment file cannot be used; the message names file and key."""
 
 
+def empty_is_none(v: object) -> object:
+    """``${VAR:-}`` left empty in an env file means "not set" (use with a
+    ``mode="before"`` field validator)."""
+    return None if v == "" else v
+
+
 class Strict(BaseModel):
     """Base of every config shape: an unknown key is a typo, and a typo in a
     gate config silently disables a check, so it is an error."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from readiness.settings.base import Strict
+from readiness.settings.base import Strict, empty_is_none
 
 
 class StoreConfig(Strict):
@@ -21,16 +21,22 @@ class StoreConfig(Strict):
     project: str
     endpoint: str | None = None
 
+    _empty = field_validator("endpoint", mode="before")(empty_is_none)
+
 
 class ServiceSpecConfig(Strict):
-    """The Cloud Run service whose env SEC-02 reads: a ``run_v2.Service`` JSON
-    snapshot, or the live service through ``run_v2.ServicesClient``."""
+    """The Cloud Run service whose env SEC-02 reads: the live service through
+    the Admin API (``endpoint`` None is Google), or an exported file (what
+    ``gcloud run services describe --format export`` writes, or v2 JSON)."""
 
-    driver: Literal["snapshot", "cloudrun"] = "snapshot"
+    driver: Literal["snapshot", "cloudrun"] = "cloudrun"
     snapshot: Path | None = None
     project: str | None = None
     region: str | None = None
     service: str | None = None
+    endpoint: str | None = None
+
+    _empty = field_validator("endpoint", mode="before")(empty_is_none)
 
 
 class ScanConfig(Strict):
@@ -72,16 +78,19 @@ _SENSITIVE = [
 class SecretsConfig(Strict):
     """The secrets surface: the store, the service env, the repo scan, rotation."""
 
-    store: StoreConfig
+    # None: SEC-01/04/05/06 are not evaluated (and say so); SEC-02 and SEC-03 still run.
+    store: StoreConfig | None = None
     required: list[str] = Field(min_length=1)
     max_age_days: int = Field(default=90, gt=0)
     # A superseded version may stay ENABLED this long (consumers rolling over).
     grace_days: int = Field(default=7, ge=0)
-    service: ServiceSpecConfig
+    # None: SEC-02 is not evaluated.
+    service: ServiceSpecConfig | None = None
     # Env var names (regexes, case-insensitive) that must come from a secret.
     sensitive_env: list[str] = _SENSITIVE
     # Names that match but are public by design (e.g. a Stripe publishable key).
     public_env: list[str] = []
-    scan: ScanConfig
+    # None: SEC-03 is not evaluated.
+    scan: ScanConfig | None = None
     # None: SEC-04 is not evaluated in this environment (and says so).
     rotation: RotationConfig | None = None

@@ -1,8 +1,10 @@
-"""Fixtures of the deployment surface: the configured service and the serving tier.
+"""Fixtures of the deployment surface: the service as configured, and as served.
 
-Nothing here knows the stand-in: ``deployment.policy`` names a Cloud Run
-service or a snapshot file, ``deployment.serving`` a live service or a local
-front door, and the checks are the same on top.
+Nothing here knows the stand-in: ``deployment.cloudrun`` names a Cloud Run
+service (and, locally, the endpoint of a server speaking its API),
+``deployment.policy`` says whether its configuration is read live or from an
+exported file, ``deployment.serving`` where users reach it. Each part is
+optional; a check whose part is missing is not evaluated and names it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,24 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from readiness.checks import judge_api_failure
 from readiness.config import EnvConfig
 from readiness.drivers.cloudrun import (
+    ApiFailure,
+    CloudRunApi,
+    CloudRunInstances,
     CloudRunReader,
     CloudRunServing,
     DeploymentError,
-    LocalServing,
     ServiceReader,
     ServiceState,
-    ServingTarget,
     SnapshotReader,
 )
+from readiness.drivers.request_logs import RequestLogs
 from readiness.plugin import surface_config
 from readiness.settings.deployment import DeploymentConfig
 
-from .rehearsal import Journal, rehearse
+from .rehearsal import Journal, attribute, rehearse
 
 try:  # Allure is evidence, not a requirement for judging.
     import allure
@@ -47,19 +52,29 @@ def http_timeout(env: EnvConfig) -> float:
 
 
 @pytest.fixture(scope="session")
-def service_state(deployment: DeploymentConfig, http_timeout: float) -> ServiceState:
+def cloudrun_api(deployment: DeploymentConfig, http_timeout: float) -> CloudRunApi:
+    if deployment.cloudrun is None:
+        pytest.skip("deployment.cloudrun is not set: no Cloud Run service to read or rehearse")
+    return CloudRunApi(deployment.cloudrun, http_timeout, deployment.deploy_timeout_s)
+
+
+@pytest.fixture(scope="session")
+def service_state(deployment: DeploymentConfig, request: pytest.FixtureRequest) -> ServiceState:
     p = deployment.policy
+    if p is None:
+        pytest.skip("deployment.policy is not set: the service's configuration is not read")
     reader: ServiceReader
     if p.driver == "snapshot":
         assert p.snapshot is not None
         reader = SnapshotReader(p.snapshot, p.revisions)
     else:
-        assert deployment.cloudrun is not None
-        reader = CloudRunReader(deployment.cloudrun, http_timeout)
+        reader = CloudRunReader(request.getfixturevalue("cloudrun_api"))
     try:
         return reader.describe()
     except DeploymentError as e:
-        pytest.fail(f"deployment.policy: {e}", pytrace=False)
+        pytest.fail(str(e), pytrace=False)
+    except ApiFailure as e:
+        judge_api_failure(e, "deployment.policy:")
 
 
 def _loopback_only(env: EnvConfig, url: str) -> None:
@@ -70,35 +85,23 @@ def _loopback_only(env: EnvConfig, url: str) -> None:
     except ValueError:
         local = host == "localhost"
     if env.env.standin and not local:
-        pytest.fail(
-            f"deployment.serving.url {url}: a stand-in run may only reach loopback", pytrace=False
-        )
+        pytest.fail(f"{url}: a stand-in run may only reach loopback", pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def serving(deployment: DeploymentConfig, env: EnvConfig, http_timeout: float) -> ServingTarget:
-    s = deployment.serving
-    if s.driver == "local":
-        if not (s.url and s.control_url and s.current and s.candidate):
-            pytest.fail(
-                "deployment.serving: the local driver needs url, control_url, current and "
-                "candidate (the stand-in fills them in; is standin: true set?)",
-                pytrace=False,
-            )
-        _loopback_only(env, s.url)
-        return LocalServing(s.url, s.control_url, s.current, s.candidate, http_timeout)
-    assert deployment.cloudrun is not None
-    try:
-        return CloudRunServing(deployment.cloudrun, s.url, s.candidate_image, http_timeout)
-    except Exception as e:  # google.api_core errors, missing credentials
-        pytest.fail(
-            f"deployment.serving (Cloud Run {deployment.cloudrun.name}): {e}", pytrace=False
-        )
-
-
-@pytest.fixture(scope="session")
-def service_url(deployment: DeploymentConfig, serving: ServingTarget) -> str:
-    return serving.url.rstrip("/")
+def service_url(deployment: DeploymentConfig, env: EnvConfig, request: pytest.FixtureRequest) -> str:
+    """Where users reach the service: ``serving.url``, else the service's own URI."""
+    if deployment.serving is None:
+        pytest.skip("deployment.serving is not set: the running service is not probed")
+    url = deployment.serving.url
+    if url is None:
+        api: CloudRunApi = request.getfixturevalue("cloudrun_api")
+        try:
+            url = api.get_service().uri
+        except ApiFailure as e:
+            judge_api_failure(e, "deployment.serving.url unset, and service.uri:")
+    _loopback_only(env, url)
+    return url.rstrip("/")
 
 
 def board_url_paths(project_dir: Path, pattern: str) -> list[str]:
@@ -118,9 +121,8 @@ def board_paths(deployment: DeploymentConfig, env: EnvConfig) -> list[str]:
         return deployment.boards
     packs = env.surfaces.get("packs")
     if packs is None:
-        pytest.fail(
-            "deployment.boards is unset and there is no packs: section to list published boards from",
-            pytrace=False,
+        pytest.skip(
+            "deployment.boards is unset and there is no packs: section to list published boards from"
         )
     found = board_url_paths(packs.project_dir, packs.boards)
     if not found:
@@ -135,15 +137,50 @@ def rehearsable(deployment: DeploymentConfig, env: EnvConfig) -> DeploymentConfi
         pytest.skip("kind: production: rehearsals that change traffic never run here")
     if not deployment.rehearsals:
         pytest.skip("deployment.rehearsals is false for this environment")
+    if deployment.serving is None:
+        pytest.skip("deployment.serving is not set: nothing to rehearse against")
     return deployment
 
 
+@pytest.fixture(scope="session")
+def serving(
+    rehearsable: DeploymentConfig, cloudrun_api: CloudRunApi, service_url: str, env: EnvConfig
+) -> CloudRunServing:
+    s = rehearsable.serving
+    assert s is not None
+    if s.tag_url:
+        _loopback_only(env, s.tag_url.format(tag="x"))
+    return CloudRunServing(cloudrun_api, service_url, s.tag_url, s.candidate_image)
+
+
+@pytest.fixture(scope="session")
+def instances(rehearsable: DeploymentConfig, cloudrun_api: CloudRunApi) -> CloudRunInstances:
+    return CloudRunInstances(cloudrun_api)
+
+
+@pytest.fixture(scope="session")
+def request_logs(deployment: DeploymentConfig, http_timeout: float) -> RequestLogs | None:
+    c = deployment.cloudrun
+    if c is None or not deployment.attribution.enabled:
+        return None
+    return RequestLogs(c.project, c.service, c.logging_endpoint, http_timeout)
+
+
 @pytest.fixture(scope="module")
-def journal(rehearsable: DeploymentConfig, serving: ServingTarget, http_timeout: float) -> Journal:
+def journal(
+    rehearsable: DeploymentConfig,
+    serving: CloudRunServing,
+    request_logs: RequestLogs | None,
+    env: EnvConfig,
+) -> Journal:
     try:
-        return rehearse(serving, rehearsable.rehearsal, rehearsable.board_timeout_s)
+        j = rehearse(serving, rehearsable.rehearsal, rehearsable.board_timeout_s)
+    except ApiFailure as e:
+        judge_api_failure(e, "rehearsal could not start:")
     except DeploymentError as e:
         pytest.fail(f"rehearsal could not start: {e}", pytrace=False)
+    attribute(j, request_logs, rehearsable.attribution.wait_s)
+    return j
 
 
 def attach_png(path: Path, name: str) -> None:

@@ -1,8 +1,8 @@
 """DEP-03/04/08 as functions of the Cloud Run API's own types.
 
-The live reader and the snapshot reader both hand over ``run_v2.Service`` and
+The live reader and the file reader both hand over ``run_v2.Service`` and
 ``run_v2.Revision`` objects, so these rules read the same fields whether the
-service came from the API or from a file in CI. Each returns the problems it
+service came from the API or from an exported file. Each returns the problems it
 found, each naming the field, what was expected and what was seen.
 """
 
@@ -86,25 +86,39 @@ def traffic_split(service: run_v2.Service) -> dict[str, int]:
     return out
 
 
-def rollout_problems(state: ServiceState, expect: PolicySpec) -> list[str]:
-    """DEP-04: image by digest; all traffic on Ready revisions; a previous one kept."""
+def rollout_problems(state: ServiceState, expect: PolicySpec) -> tuple[list[str], list[str]]:
+    """DEP-04: image by digest; all traffic on Ready revisions; a previous one kept.
+
+    Returns the problems found and the parts that could not be judged from
+    what was read (an export without status, a service without revisions).
+    """
     service = state.service
     name = short(service.name)
-    problems = []
+    problems: list[str] = []
+    unjudged: list[str] = []
     for c in service.template.containers:
         if "@sha256:" not in c.image:
             problems.append(f"DEP-04 {name}: image {c.image} is not pinned by digest (@sha256:)")
-    tc = service.terminal_condition
-    if not (tc.type_ == "Ready" and tc.state == _SUCCEEDED):
-        problems.append(
-            f"DEP-04 {name}: service not Ready (terminal condition {tc.type_ or 'unset'} {tc.state.name})"
+    if state.has_status:
+        tc = service.terminal_condition
+        if not (tc.type_ == "Ready" and tc.state == _SUCCEEDED):
+            problems.append(
+                f"DEP-04 {name}: service not Ready (terminal condition {tc.type_ or 'unset'} {tc.state.name})"
+            )
+    else:
+        unjudged.append(
+            f"whether {name} is Ready ({state.source} carries no status: export with "
+            "--format yaml, not --format export)"
         )
     split = traffic_split(service)
     if sum(split.values()) != 100:
         problems.append(f"DEP-04 {name}: traffic sums to {sum(split.values())}%, expected 100%")
-    if not state.revisions:
-        problems.append(f"DEP-04 {name}: no revisions listed; cannot tell which are Ready")
-        return problems
+    if state.revisions is None:
+        unjudged.append(
+            "which revisions are Ready and kept for rollback (set deployment.policy.revisions "
+            "or read the service live)"
+        )
+        return problems, unjudged
     by_name = {short(r.name): r for r in state.revisions}
     for rev, pct in split.items():
         if pct <= 0:
@@ -121,7 +135,7 @@ def rollout_problems(state: ServiceState, expect: PolicySpec) -> list[str]:
             f"DEP-04 {name}: {len(previous)} previous Ready revision(s) to roll back to "
             f"(expected >= {expect.previous_ready_revisions})"
         )
-    return problems
+    return problems, unjudged
 
 
 def identity_problems(service: run_v2.Service, expect: PolicySpec) -> list[str]:

@@ -1,34 +1,40 @@
-"""Rollout, rollback and shutdown rehearsals as named steps with a journal.
+"""Rollout and rollback rehearsals as named steps with a journal.
 
 Shaped like a chaos experiment: constant probe traffic is the steady-state
-probe, the steps are the method, and restoring the starting traffic is the
-rollback that always runs, whatever failed. Every request the probe traffic
-makes is kept (start, end, step, status, revision that answered), so the
-criteria are judged on counts, never on timing margins, and the timeline
-plot shows the same data a reviewer can read at a glance.
+probe, the steps are the method, and restoring the starting template and
+traffic is the rollback that always runs, whatever failed, followed by
+deleting the candidate revision the rehearsal created. Every probe request
+is kept (start, end, step, status, trace id) and, after the rehearsal, told
+which revision served it from Cloud Run's request logs: the criteria are
+judged on counts, never on timing margins, and never on a header the
+platform does not send.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from itertools import cycle
-from urllib.parse import urlsplit
 
 import httpx
 
 from readiness.drivers.cloudrun import (
-    SERVED_BY,
+    ApiFailure,
     Candidate,
+    CloudRunServing,
     DeploymentError,
-    LocalRevision,
-    LocalServing,
-    ServingTarget,
-    accepted_connections,
 )
+from readiness.drivers.request_logs import RequestLogs, new_trace, trace_header
 from readiness.settings.deployment import RehearsalSpec
+
+USER_AGENT = "dataface-launch-gate/rehearsal"
+
+
+class CandidateUnreachable(DeploymentError):
+    """The candidate's URL refuses the gate (ingress, IAM), so the rollout
+    cannot be judged: the reason and the setting that fixes it."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ class Sample:
     step: str
     path: str
     status: int | None
-    served_by: str
+    trace: str = ""
+    served_by: str = ""
     error: str = ""
 
     @property
@@ -65,13 +72,20 @@ class Step:
 class Journal:
     previous: str = ""
     candidate: str = ""
+    started_at: str = ""
     steps: list[Step] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     rollout_done: bool = False
     rollback_s: float | None = None
     traffic_after_rollback: dict[str, int] = field(default_factory=dict)
+    traffic_at_100: dict[str, int] = field(default_factory=dict)
     restored: bool = False
-    restore_error: str = ""
+    restore_detail: str = ""
+    cleanup: str = ""
+    unreachable: str = ""
+    # "" until attributed; then "request logs: N of M" or "unavailable: why".
+    attribution: str = ""
+    attributed: bool = False
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -102,8 +116,9 @@ class Journal:
 
 class ProbeTraffic:
     """Constant traffic: ``clients`` threads cycling over ``paths``, each
-    request labelled with the step running when it started. Bounded by
-    ``max_requests`` and by ``deadline_s`` whatever the steps do."""
+    request labelled with the step running when it started and a trace id of
+    its own. Bounded by ``max_requests`` and by ``deadline_s`` whatever the
+    steps do."""
 
     def __init__(
         self,
@@ -134,26 +149,24 @@ class ProbeTraffic:
         paths = cycle(
             self.paths[offset % len(self.paths) :] + self.paths[: offset % len(self.paths)]
         )
-        with httpx.Client(timeout=self.timeout_s) as client:
+        headers = {"User-Agent": USER_AGENT}
+        with httpx.Client(timeout=self.timeout_s, headers=headers) as client:
             while not self._stop.is_set() and self.now() < self.deadline_s:
                 with self._lock:
                     if len(self.samples) >= self.max_requests:
                         return
-                path, step, start = next(paths), self.step, self.now()
+                path, step, start, trace = next(paths), self.step, self.now(), new_trace()
                 try:
-                    resp = client.get(self.url + path)
-                    sample = Sample(
-                        start,
-                        self.now(),
-                        step,
-                        path,
-                        resp.status_code,
-                        resp.headers.get(SERVED_BY, ""),
-                    )
+                    resp = client.get(self.url + path, headers=trace_header(trace))
+                    sample = Sample(start, self.now(), step, path, resp.status_code, trace)
                 except httpx.HTTPError as e:
-                    sample = Sample(start, self.now(), step, path, None, "", repr(e)[:200])
+                    sample = Sample(start, self.now(), step, path, None, trace, error=repr(e)[:200])
                 with self._lock:
                     self.samples.append(sample)
+
+    def count(self, step: str) -> int:
+        with self._lock:
+            return sum(s.step == step for s in self.samples)
 
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
@@ -183,39 +196,61 @@ _STARTING = {502, 503, 504}
 def _wait_serving(url: str, paths: list[str], timeout_s: float, limit_s: float) -> str:
     """Probe a tag URL until every path answers 200, one answers an error that
     is not "starting" (a 500 from a revision that is up is its answer), or the
-    limit passes. Returns what was wrong, empty when all served."""
+    limit passes. Returns what was wrong, empty when all served.
+
+    A URL that refuses the gate itself (404 on the health route from Google's
+    front end, 401/403, a connection that never opens) raises
+    ``CandidateUnreachable``: that says nothing about the release."""
     deadline = time.monotonic() + limit_s
     last = ""
-    with httpx.Client(timeout=timeout_s) as client:
+    refused: list[str] = []
+    with httpx.Client(timeout=timeout_s, headers={"User-Agent": USER_AGENT}) as client:
         while time.monotonic() < deadline:
-            bad, final = [], False
+            bad, final, refused = [], False, []
             for p in paths:
                 try:
                     r = client.get(url + p)
-                    if r.status_code != 200:
-                        bad.append(f"{p} HTTP {r.status_code}")
-                        # Answered, and wrongly: a definite verdict, not "still starting".
-                        final = final or r.status_code not in _STARTING
+                except httpx.ConnectError as e:
+                    refused.append(f"{p}: cannot connect ({e})")
+                    continue
                 except httpx.HTTPError as e:
                     bad.append(f"{p} {e!r}"[:160])
-            if not bad:
+                    continue
+                if r.status_code in (401, 403) or (
+                    r.status_code == 404 and "text/html" in r.headers.get("content-type", "")
+                    and "Error 404 (Not Found)" in r.text
+                ):
+                    refused.append(f"{p}: HTTP {r.status_code} from the platform")
+                elif r.status_code != 200:
+                    bad.append(f"{p} HTTP {r.status_code}")
+                    # Answered, and wrongly: a definite verdict, not "still starting".
+                    final = final or r.status_code not in _STARTING
+            if refused and len(refused) == len(paths):
+                raise CandidateUnreachable(
+                    f"the candidate's URL {url} refuses the gate ({'; '.join(refused)}): "
+                    "the service's ingress or IAM blocks direct run.app requests; set "
+                    "deployment.serving.tag_url to reach tags through the load balancer"
+                )
+            if not bad and not refused:
                 return ""
-            last = "; ".join(bad)
+            last = "; ".join(bad + refused)
             if final:
                 return last
             time.sleep(0.5)
     return last
 
 
-def rehearse(target: ServingTarget, spec: RehearsalSpec, timeout_s: float) -> Journal:
+def rehearse(target: CloudRunServing, spec: RehearsalSpec, timeout_s: float) -> Journal:
     """Deploy a candidate with no traffic, probe it, migrate in steps under
-    probe traffic, roll back to the previous revision, restore the start."""
-    journal = Journal()
+    probe traffic, roll back to the previous revision, restore the start,
+    delete the candidate."""
+    journal = Journal(started_at=datetime.now(UTC).isoformat())
+    since = datetime.now(UTC)
     before = target.traffic()
     if not before.serving():
         raise DeploymentError(f"{target.url}: no revision has traffic before the rehearsal")
     journal.previous = max(before.percent, key=lambda r: before.percent[r])
-    steps_s = spec.hold_s * (len(spec.steps) + 3) + spec.ready_timeout_s + spec.rollback_limit_s
+    steps_s = spec.hold_s * (len(spec.steps) + 3) + 3 * spec.ready_timeout_s + spec.rollback_limit_s
     traffic = ProbeTraffic(
         target.url,
         spec.probe_paths,
@@ -224,6 +259,7 @@ def rehearse(target: ServingTarget, spec: RehearsalSpec, timeout_s: float) -> Jo
         steps_s + 4 * timeout_s,
         timeout_s,
     )
+    journal.started_at = since.isoformat()
 
     def begin(name: str) -> Step:
         st = Step(name, traffic.now())
@@ -231,22 +267,29 @@ def rehearse(target: ServingTarget, spec: RehearsalSpec, timeout_s: float) -> Jo
         traffic.step = name
         return st
 
-    def hold() -> None:
+    def hold(st: Step) -> None:
+        """Hold a step for ``hold_s``, then until it has seen its minimum of
+        requests (bounded); a step left with fewer fails: silence is no pass."""
         time.sleep(spec.hold_s)
         deadline = time.monotonic() + spec.ready_timeout_s
-        step = traffic.step
         while time.monotonic() < deadline and traffic.alive():
-            if sum(s.step == step for s in list(traffic.samples)) >= spec.min_step_requests:
+            if traffic.count(st.name) >= spec.min_step_requests:
                 return
             time.sleep(0.05)
+        seen = traffic.count(st.name)
+        if seen < spec.min_step_requests:
+            raise StepFailed(
+                f"only {seen} probe request(s) in '{st.name}' (minimum {spec.min_step_requests}): "
+                "the step was not observed"
+            )
 
     candidate: Candidate | None = None
     with traffic:
         try:
             st = begin("baseline")
-            hold()
-            st.end = traffic.now()
             try:
+                hold(st)
+                st.end = traffic.now()
                 st = begin("deploy")
                 candidate = target.deploy_candidate()
                 journal.candidate = candidate.revision
@@ -266,15 +309,20 @@ def rehearse(target: ServingTarget, spec: RehearsalSpec, timeout_s: float) -> Jo
                     # from here is routed by the new table.
                     st = begin(f"migrate {pct}%")
                     st.detail = f"applied {applied}"
-                    hold()
+                    if pct == 100:
+                        journal.traffic_at_100 = applied
+                    hold(st)
                     st.end = traffic.now()
                     failed = [s for s in traffic.samples if s.step == st.name and not s.ok]
                     if failed:
                         raise StepFailed(f"{len(failed)} failed request(s) at {pct}%: stopped")
                 journal.rollout_done = True
-            except (StepFailed, DeploymentError) as e:
+            except CandidateUnreachable as e:
+                journal.unreachable = str(e)
                 st.ok, st.detail, st.end = False, str(e), traffic.now()
-            if candidate is not None:
+            except (StepFailed, DeploymentError, ApiFailure) as e:
+                st.ok, st.detail, st.end = False, str(e), traffic.now()
+            if candidate is not None and not journal.unreachable:
                 st = begin("rollback")
                 t = time.monotonic()
                 try:
@@ -283,113 +331,51 @@ def rehearse(target: ServingTarget, spec: RehearsalSpec, timeout_s: float) -> Jo
                     journal.rollback_s = time.monotonic() - t
                     st.end = traffic.now()
                     st = begin("verify previous")
-                    hold()
-                except DeploymentError as e:
+                    hold(st)
+                except (StepFailed, DeploymentError, ApiFailure) as e:
                     st.ok, st.detail = False, str(e)
                 st.end = traffic.now()
         finally:
             st = begin("restore")
             try:
-                target.restore(before)
-                journal.restored = target.traffic().percent == before.percent
-            except DeploymentError as e:
-                journal.restore_error = str(e)
+                restored = target.restore(before)
+                journal.restored, journal.restore_detail = restored.ok, restored.detail
+                st.ok, st.detail = restored.ok, restored.detail
+            except (DeploymentError, ApiFailure) as e:
+                journal.restore_detail = str(e)
                 st.ok, st.detail = False, str(e)
-            hold()
             st.end = traffic.now()
+    if candidate is not None:
+        try:
+            target.remove(candidate.revision)
+            journal.cleanup = f"deleted candidate revision {candidate.revision}"
+        except (DeploymentError, ApiFailure) as e:
+            journal.cleanup = f"candidate revision {candidate.revision} left behind: {e}"
     journal.samples = sorted(traffic.samples, key=lambda s: s.start)
     return journal
 
 
-@dataclass
-class ShutdownResult:
-    revision: str
-    requests: int
-    accepted_at_term: int
-    in_flight_at_term: int
-    exited_after_s: float | None
-    samples: list[Sample]
-
-    def failures(self) -> list[Sample]:
-        return [s for s in self.samples if not s.ok]
-
-
-def _send_get(url: str, path: str, timeout_s: float) -> socket.socket:
-    """Open a connection and send one request; the caller reads the answer.
-
-    Raw sockets, so "sent" is known exactly: the shutdown rehearsal signals
-    only once every request has been written and read by the server.
-    """
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    sock = socket.create_connection((host, port), timeout=timeout_s)
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
-    )
-    return sock
-
-
-def _read_status(sock: socket.socket) -> tuple[int | None, str]:
-    """The status of a Connection: close answer, read to EOF (bounded by the socket timeout)."""
-    chunks, total = [], 0
+def attribute(journal: Journal, logs: RequestLogs | None, wait_s: float) -> None:
+    """Fill in which revision served each probe, from the request logs."""
+    if logs is None:
+        journal.attribution = "unavailable: deployment.attribution is off or no cloudrun target"
+        return
+    traces = {s.trace for s in journal.samples if s.trace}
+    if not traces:
+        journal.attribution = "unavailable: no probe request was made"
+        return
     try:
-        with sock:
-            while total < 50_000_000:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-                total += len(data)
-    except OSError as e:
-        return None, repr(e)[:200]
-    head = b"".join(chunks[:1])[:64].decode("latin-1")
-    if not head.startswith("HTTP/"):
-        return None, "connection closed without a response" if not head else f"not HTTP: {head!r}"
-    return int(head.split()[1]), ""
-
-
-def sigterm_with_inflight(
-    serving: LocalServing,
-    rev: LocalRevision,
-    paths: list[str],
-    spec: RehearsalSpec,
-    timeout_s: float,
-) -> ShutdownResult:
-    """Hold ``spec.inflight_requests`` requests on a revision with no traffic,
-    SIGTERM it once it has accepted and read them all, and keep what each got."""
-    port = int(rev.url.rsplit(":", 1)[1])
-    # Steady state first: a serving revision has rendered its boards before.
-    if bad := _wait_serving(rev.url, paths, timeout_s, spec.ready_timeout_s):
-        raise DeploymentError(f"{rev.name} does not serve before the shutdown rehearsal: {bad}")
-    n = spec.inflight_requests
-    t0 = time.monotonic()
-    sent = [(paths[i % len(paths)], time.monotonic() - t0) for i in range(n)]
-    socks = [_send_get(rev.url, p, timeout_s + spec.shutdown_grace_s) for p, _ in sent]
-    peers = {s.getsockname()[1] for s in socks}
-    deadline = time.monotonic() + spec.ready_timeout_s
-    accepted = unread = 0
-    while time.monotonic() < deadline:
-        accepted, unread = accepted_connections(rev.pid, port, peers)
-        if accepted >= n and unread == 0:
-            break
-        time.sleep(0.005)
-    term_at = time.monotonic() - t0
-    serving.terminate(rev)
-    samples = []
-    for (path, start), sock in zip(sent, socks, strict=True):
-        status, error = _read_status(sock)
-        samples.append(
-            Sample(start, time.monotonic() - t0, "sigterm", path, status, rev.name, error)
-        )
-    exit_deadline = time.monotonic() + spec.shutdown_grace_s
-    while serving.alive(rev) and time.monotonic() < exit_deadline:
-        time.sleep(0.05)
-    exited = None if serving.alive(rev) else time.monotonic() - t0 - term_at
-    return ShutdownResult(
-        revision=rev.name,
-        requests=n,
-        accepted_at_term=accepted,
-        in_flight_at_term=sum(1 for s in samples if s.end > term_at),
-        exited_after_s=exited,
-        samples=samples,
+        found = logs.attribute(datetime.fromisoformat(journal.started_at), traces, wait_s)
+    except ApiFailure as e:
+        journal.attribution = f"unavailable: {e}"
+        return
+    journal.samples = [
+        replace(s, served_by=found[s.trace].revision) if s.trace in found else s
+        for s in journal.samples
+    ]
+    journal.attributed = bool(found)
+    journal.attribution = (
+        f"request logs: {len(found)} of {len(traces)} probe requests attributed"
+        if found
+        else f"unavailable: none of {len(traces)} probe requests in the request logs within {wait_s:.0f} s"
     )

