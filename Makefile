@@ -12,8 +12,9 @@ WORKERS ?= 2
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
+REHEARSE ?=
 GATE_ARGS = --env $(ENV) $(if $(SURFACES),--surfaces $(SURFACES)) $(if $(CRITERIA),--criteria $(CRITERIA)) \
-	$(if $(FAULT),--fault $(FAULT))
+	$(if $(FAULT),--fault $(FAULT)) $(if $(filter 1 true yes,$(REHEARSE)),--rehearse)
 
 .PHONY: readiness test lint venv allure-cli clean faults compare
 
@@ -37,13 +38,20 @@ ALLURE_VERSION ?= 3.18.0
 	else echo "npm not found: Allure HTML will be skipped (allure-results/ is still written)"; fi
 	@mkdir -p .tools && touch $@
 
-## Judge an environment: exit 0 GO, 100 NO-GO, 101 INCOMPLETE, 2 could not judge.
+## Judge an environment. make itself can only exit 0 or 2: the gate's own code
+## (0 GO, 100 NO-GO, 101 INCOMPLETE, 102 interrupted, 2 could not judge) is printed
+## last, kept in reports/latest/gate.json, and is the exit code of .venv/bin/gate.
 readiness: $(VENV)/.installed .tools/.installed
-	$(PY) -m pytest suites $(GATE_ARGS) -n $(WORKERS) --dist loadfile -rN
+	@$(VENV)/bin/gate $(GATE_ARGS) -n $(WORKERS) --dist loadfile; code=$$?; \
+	echo "gate exit code: $$code"; exit $$code
 
-## The suite's own tests: the gate's library, and every fault turning its criterion red.
+## The suite's own tests: the gate's library, every fault turning its criterion red, the
+## staging env judging the stand-in; then every live driver class must have run (>= 90 %).
 test: $(VENV)/.installed
-	$(PY) -m pytest tests -n $(WORKERS) -q
+	@rm -rf .gate-work/coverage && mkdir -p .gate-work/coverage
+	$(PY) -m coverage run -m pytest tests -n $(WORKERS) -q
+	@$(PY) -m coverage combine -q
+	$(PY) -m tests.coverage_gate
 
 ## List the stand-in's named faults and the criteria each must turn red.
 faults: $(VENV)/.installed

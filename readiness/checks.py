@@ -7,12 +7,14 @@ the thing, the expectation and what was seen; the full list follows it.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
 from readiness.drivers.google_api import ApiFailure
+from readiness.settings.base import ConfigError, EnvVarRef
 
 try:  # Allure is evidence, not a requirement for judging.
     import allure
@@ -49,3 +51,33 @@ def judge_api_failure(e: ApiFailure, prefix: str = "") -> NoReturn:
     if e.not_judgeable:
         pytest.skip(text)
     pytest.fail(text, pytrace=False)
+
+
+def credential(ref: EnvVarRef, key: str) -> str:
+    """A credential the env names, or not_evaluated naming the setting and the
+    variable to set: without it the gate cannot ask, which says nothing about
+    the system being judged."""
+    try:
+        return ref.value()
+    except ConfigError:
+        pytest.skip(
+            f"{key}: environment variable {ref.env} is not set; export it before the run "
+            "(in CI: add it to the job's secrets)"
+        )
+
+
+def contention() -> dict[str, Any]:
+    """How busy this machine was: a latency measured while the gate's own
+    processes (or anything else) saturate the cores says so next to its figure."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not every platform has a load average
+        return {"load_1m": None, "cores": os.cpu_count(), "contended": False}
+    cores = os.cpu_count() or 1
+    return {"load_1m": round(load, 2), "cores": cores, "contended": load > cores}
+
+
+def contention_note(seen: dict[str, Any]) -> str:
+    if not seen.get("contended"):
+        return ""
+    return f" (measured under contention: load {seen['load_1m']} on {seen['cores']} cores)"

@@ -53,7 +53,9 @@ __all__ = [
     "load_env",
 ]
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${VAR} or ${VAR:-default}; a default may hold one level of braces
+# (``${TAG_URL:-https://{tag}.lb.example}``).
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
 SURFACE_MODELS: dict[str, type[Strict]] = {

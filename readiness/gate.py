@@ -19,6 +19,9 @@ from readiness.waivers import WaiverSet
 EXIT_USAGE = 2
 """The gate could not judge at all (bad env, unknown id, unknown fault)."""
 
+EXIT_INTERRUPTED = 102
+"""Stopped by a signal before it finished: nothing it judged is a verdict."""
+
 
 @dataclass
 class Gate:
@@ -33,6 +36,10 @@ class Gate:
     scope: Scope
     blocking: frozenset[Tier] = frozenset({Tier.CRITICAL})
     fault: str | None = None
+    # Checks that change the environment run only when this is True.
+    rehearse: bool = False
+    # Stopped by a signal (SIGINT, SIGTERM) before it finished.
+    interrupted: bool = False
     env: EnvConfig | None = None
     waivers: WaiverSet = field(default_factory=WaiverSet)
     usage_errors: list[str] = field(default_factory=list)
@@ -97,10 +104,19 @@ def build_report(gate: Gate) -> GateReport:
             )
         )
     errors = gate.usage_errors + gate.soft_errors
+    if gate.interrupted:
+        errors = ["interrupted: stopped by a signal before the run finished", *errors]
     verdict = (
         Verdict.INCOMPLETE
-        if gate.usage_errors
+        if gate.usage_errors or gate.interrupted
         else decide(results, gate.soft_errors, gate.blocking)
+    )
+    exit_code = (
+        EXIT_INTERRUPTED
+        if gate.interrupted
+        else EXIT_USAGE
+        if gate.usage_errors
+        else EXIT_CODES[verdict]
     )
     return GateReport(
         verdict=verdict,
@@ -113,7 +129,8 @@ def build_report(gate: Gate) -> GateReport:
         scope=gate.scope,
         blocking_tiers=sorted(t.value for t in gate.blocking),
         fault=gate.fault,
-        exit_code=EXIT_USAGE if gate.usage_errors else EXIT_CODES[verdict],
+        exit_code=exit_code,
+        interrupted=gate.interrupted,
         criteria=results,
         waivers=list(gate.waivers.valid.values()),
         invalid_waivers=[

@@ -56,6 +56,8 @@ class GateReport(BaseModel):
     blocking_tiers: list[str] = ["critical"]
     fault: str | None = Field(None, description="stand-in fault injected, if any (self-tests)")
     exit_code: int
+    # True: stopped by a signal before it finished (exit code 102); not a verdict.
+    interrupted: bool = False
     criteria: list[CriterionResult]
     waivers: list[Waiver]
     invalid_waivers: list[InvalidWaiver] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--catalog", dest="readiness_catalog", default="criteria.yaml", help="criteria catalog"
     )
     group.addoption(
-        "--waivers", dest="readiness_waivers", default="waivers.yaml", help="deferrals file"
+        "--waivers",
+        dest="readiness_waivers",
+        default=None,
+        help="deferrals file (default waivers.yaml; a file named here must exist)",
+    )
+    group.addoption(
+        "--rehearse",
+        dest="readiness_rehearse",
+        action="store_true",
+        default=None,
+        help="let checks that change the environment run (REHEARSE=1); the default for a "
+        "stand-in env; refused for kind: production",
     )
     group.addoption(
         "--run-id",
@@ -99,7 +111,9 @@ def _scope(
             catalog.require(c)
         except KeyError as e:
             errors.append(str(e.args[0]))
-    chosen = surfaces or ([catalog.criteria[c].surface for c in criteria if c in catalog.criteria])
+    chosen = [s for s in surfaces if s in catalog.surfaces] or (
+        [catalog.criteria[c].surface for c in criteria if c in catalog.criteria]
+    )
     all_surfaces = list(catalog.surfaces)
     scope = Scope(
         surfaces=sorted(set(chosen), key=all_surfaces.index) if chosen else all_surfaces,
@@ -122,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_WorkerHooks(gate), "readiness-worker")
         return
 
+    _stop_on_sigterm(config)
     try:
         catalog = load_catalog(root / config.getoption("readiness_catalog"))
     except CatalogError as e:
@@ -158,15 +173,24 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("READINESS_KEEP_WORK"):
         config.add_cleanup(lambda: shutil.rmtree(gate.workroot, ignore_errors=True))
 
-    today = date.fromisoformat(
-        config.getoption("readiness_today") or datetime.now(UTC).date().isoformat()
-    )
+    given_today = config.getoption("readiness_today")
+    try:
+        today = date.fromisoformat(given_today or datetime.now(UTC).date().isoformat())
+    except ValueError:
+        gate.usage_errors.append(f"--today {given_today!r}: expected a date, YYYY-MM-DD")
+        today = datetime.now(UTC).date()
+    waivers_opt = config.getoption("readiness_waivers")
     try:
         gate.waivers = load_waivers(
-            root / config.getoption("readiness_waivers"), set(catalog.criteria), today
+            root / (waivers_opt or "waivers.yaml"),
+            set(catalog.criteria),
+            today,
+            required=waivers_opt is not None,
         )
     except WaiverFileError as e:
-        gate.soft_errors.append(f"waivers: {e}")
+        # A malformed deferral file stops the run (InSpec does the same): a
+        # deferral that silently did not apply would be judged as a failure.
+        gate.usage_errors.extend(f"waivers: {p}" for p in e.problems)
 
     if not gate.usage_errors:
         _load_environment(config, gate, env_opt)
@@ -187,12 +211,40 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(HtmlSummary(gate), "readiness-html")
 
 
+def _stop_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (what `timeout`, CI cancels and process supervisors send) stops
+    the run like Ctrl-C: pytest unwinds, every cleanup runs (no stand-in
+    process is left), and the evidence says the run was interrupted."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+
+
 def _load_environment(config: pytest.Config, gate: Gate, env_opt: str) -> None:
     try:
         env = load_env(env_opt, gate.root)
     except ConfigError as e:
         gate.usage_errors.append(f"environment: {e}")
         return
+    # Reviewers know an environment by its name:, not by the file it came from.
+    gate.env_name = env.env.name
+    asked = config.getoption("readiness_rehearse") or os.environ.get("REHEARSE", "") in (
+        "1",
+        "true",
+        "yes",
+    )
+    if asked and env.env.kind == "production":
+        gate.usage_errors.append(
+            f"{env.source.name} is kind: production: --rehearse (REHEARSE=1) is refused; "
+            "rehearsals deploy, move traffic, rotate secrets and send events, and never run "
+            "against production"
+        )
+        return
+    # A stand-in is the gate's own: rehearsing there changes nothing anyone uses.
+    gate.rehearse = bool(asked) or env.env.standin
     if gate.fault and not env.env.standin:
         gate.usage_errors.append(
             f"--fault {gate.fault}: faults apply only to a stand-in environment"
@@ -209,6 +261,12 @@ def _load_environment(config: pytest.Config, gate: Gate, env_opt: str) -> None:
             )
         except (StandinError, ConfigError) as e:
             gate.usage_errors.append(f"stand-in: {e}")
+            return
+        except KeyboardInterrupt as e:
+            # Stopped while the stand-in was being built: judge nothing, but
+            # still write evidence that says so (and let every cleanup run).
+            gate.interrupted = True
+            gate.usage_errors.append(f"interrupted ({e or 'SIGINT'}) while building the stand-in")
             return
         except Exception as e:  # a broken builder is reported, and cleanups still run
             gate.usage_errors.append(f"stand-in failed: {type(e).__name__}: {e}")
@@ -234,6 +292,7 @@ def _gate_from_worker(root: Path, payload: str) -> Gate:
         started_at=body["started_at"],
         scope=Scope.model_validate(body["scope"]),
         fault=body["fault"],
+        rehearse=body.get("rehearse", False),
     )
     if body["env"]:
         gate.env = EnvConfig.from_json(body["env"])
@@ -265,6 +324,7 @@ class _XdistBridge:
                 "started_at": g.started_at,
                 "scope": g.scope.model_dump(),
                 "fault": g.fault,
+                "rehearse": g.rehearse,
                 "env": g.env.to_json() if g.env else None,
                 "waivers": g.waivers.model_dump_json(),
                 "usage_errors": g.usage_errors,
@@ -345,8 +405,10 @@ class _ControllerHooks:
         gate.criteria_of[report.nodeid] = ids
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         gate = self.gate
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            gate.interrupted = True
         gate.report = build_report(gate)
         evidence.write_gate(gate.run_dir, gate.report)
         session.exitstatus = gate.report.exit_code
@@ -356,7 +418,8 @@ class _ControllerHooks:
         if r is None:
             return
         tr = terminalreporter
-        tr.section(f"launch gate: {r.verdict.value}", sep="=", bold=True)
+        headline = "INTERRUPTED" if r.interrupted else r.verdict.value
+        tr.section(f"launch gate: {headline}", sep="=", bold=True)
         for err in r.errors:
             tr.write_line(f"gate error: {err}", red=True)
         for c in r.criteria:
@@ -367,7 +430,7 @@ class _ControllerHooks:
             )
         tr.write_line("counts: " + ", ".join(f"{k} {v}" for k, v in r.summary.items()))
         tr.write_line(f"evidence: {self.gate.run_dir} (gate.md, gate.json, report.html, junit.xml)")
-        tr.write_line(f"verdict: {r.verdict.value} (exit {r.exit_code})")
+        tr.write_line(f"verdict: {headline} (exit {r.exit_code})")
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -375,7 +438,15 @@ class _ControllerHooks:
         timeout = gate.env.env.timeouts.command_s if gate.env else 300.0
         line = evidence.build_allure_html(gate.root, gate.run_dir, timeout)
         (gate.run_dir / "allure.txt").write_text(line + "\n")
+        if gate.report is None:  # stopped before the session started
+            gate.interrupted = True
+            gate.report = build_report(gate)
+            evidence.write_gate(gate.run_dir, gate.report)
         evidence.write_manifest(gate.run_dir)
+        if gate.interrupted:
+            # reports/latest names the newest *finished* run; this one is not.
+            print(f"\n{line}\ninterrupted: evidence in {gate.run_dir}; reports/latest unchanged")
+            return
         evidence.point_latest(gate.run_dir.parent, gate.run_dir)
         print(f"\n{line}\nreports/latest -> {gate.run_dir.name}")
 

@@ -44,6 +44,8 @@ def select(gate: Gate, config: pytest.Config, items: list[pytest.Item]) -> None:
                 f"{c.id}: critical criterion of built surface '{c.surface}' has no check"
             )
 
+    guard_rehearsals(gate, items)
+
     keep, drop = [], []
     for item in items:
         ids = [i for i in criterion_ids(item) if i in gate.catalog.criteria]
@@ -75,3 +77,26 @@ def label(gate: Gate, items: list[pytest.Item]) -> None:
                 )
             )
             item.add_marker(mark(c.owner, label_type="owner"))
+
+
+def guard_rehearsals(gate: Gate, items: list[pytest.Item]) -> None:
+    """A check that changes the environment (marked ``rehearsal``) runs only
+    when the run was asked to (``--rehearse``; a stand-in env by default);
+    otherwise it is not evaluated, saying what it would change and how to ask.
+    Every surface is guarded here, in one place, not by each surface's settings."""
+    if gate.rehearse:
+        return
+    production = gate.env is not None and gate.env.env.kind == "production"
+    for item in items:
+        mark = item.get_closest_marker("rehearsal")
+        if mark is None:
+            continue
+        what = str(mark.args[0]) if mark.args else "changes the environment"
+        if production:
+            why = f"kind: production: this check {what}, and never runs against production"
+        else:
+            why = (
+                f"this check {what}: the run only reads; ask with --rehearse "
+                "(make readiness REHEARSE=1) to include it"
+            )
+        item.add_marker(pytest.mark.skip(reason=why))

@@ -39,12 +39,21 @@ def _table(rows: list[CriterionResult]) -> list[str]:
 
 def render(report: GateReport) -> str:
     scope = report.scope
-    lines = [
-        f"# Launch gate: **{report.verdict.value}** (env `{report.env}`)",
-        "",
-        _HEADLINE[report.verdict],
-        "",
-    ]
+    if report.interrupted:
+        lines = [
+            f"# Launch gate: **INTERRUPTED** (env `{report.env}`)",
+            "",
+            "INTERRUPTED: the run was stopped by a signal before it finished. Nothing here is a "
+            "verdict; run the gate again.",
+            "",
+        ]
+    else:
+        lines = [
+            f"# Launch gate: **{report.verdict.value}** (env `{report.env}`)",
+            "",
+            _HEADLINE[report.verdict],
+            "",
+        ]
     if scope.partial:
         chosen = ", ".join(scope.criteria or scope.surfaces)
         lines += [

@@ -17,7 +17,11 @@ REQUIRED = ("justification", "risk", "follow_up", "owner", "approver", "expires"
 
 
 class WaiverFileError(Exception):
-    """waivers.yaml cannot be read as a list of waivers; names the entry."""
+    """waivers.yaml cannot be used; ``problems`` names every bad entry, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class Waiver(BaseModel):
@@ -55,40 +59,54 @@ class WaiverSet(BaseModel):
         return self.valid.get(criterion_id)
 
 
-def load_waivers(path: Path, known_ids: set[str], today: date) -> WaiverSet:
-    """Load waivers.yaml. A file that is not a list of waivers, names an unknown
-    criterion, or waives one twice raises WaiverFileError naming the entry."""
+def load_waivers(
+    path: Path, known_ids: set[str], today: date, required: bool = False
+) -> WaiverSet:
+    """Load waivers.yaml. A file that is not a list of waivers, or has entries
+    that name an unknown criterion, waive one twice or do not parse, raises
+    WaiverFileError listing every such entry (a malformed deferral file stops
+    the run, as InSpec's does). A missing file is no deferrals, unless the
+    run named it (``required``)."""
     if not path.exists():
+        if required:
+            raise WaiverFileError([f"--waivers {path}: no such file"])
         return WaiverSet()
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise WaiverFileError(f"{path}: not valid YAML: {e}") from e
+        raise WaiverFileError([f"{path}: not valid YAML: {' '.join(str(e).split())}"]) from e
     entries = raw.get("waivers") if isinstance(raw, dict) else None
     if entries is None:
         entries = []
     if not isinstance(entries, list):
-        raise WaiverFileError(f"{path}: 'waivers' must be a list")
+        raise WaiverFileError([f"{path}: 'waivers' must be a list"])
 
     valid: dict[str, Waiver] = {}
     invalid: dict[str, tuple[Waiver, list[str]]] = {}
+    broken: list[str] = []
     for i, entry in enumerate(entries):
         where = f"{path.name}: waivers[{i}]"
         if not isinstance(entry, dict):
-            raise WaiverFileError(f"{where}: expected a mapping")
+            broken.append(f"{where}: expected a mapping")
+            continue
         try:
             waiver = Waiver.model_validate(entry)
         except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise WaiverFileError(f"{where}: {key}: {first['msg']}") from e
+            for err in e.errors():
+                key = ".".join(str(p) for p in err["loc"])
+                broken.append(f"{where}: {key}: {err['msg']}")
+            continue
         if waiver.criterion not in known_ids:
-            raise WaiverFileError(f"{where}: unknown criterion id {waiver.criterion!r}")
+            broken.append(f"{where}: unknown criterion id {waiver.criterion!r}")
+            continue
         if waiver.criterion in valid or waiver.criterion in invalid:
-            raise WaiverFileError(f"{where}: {waiver.criterion} is waived twice")
+            broken.append(f"{where}: {waiver.criterion} is waived twice")
+            continue
         problems = waiver.problems(today)
         if problems:
             invalid[waiver.criterion] = (waiver, problems)
         else:
             valid[waiver.criterion] = waiver
+    if broken:
+        raise WaiverFileError(broken)
     return WaiverSet(valid=valid, invalid=invalid)

@@ -2,85 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.gate_runs import GateRun, run_gate
+
 ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["ROOT", "GateRun", "run_gate"]
 
 # Probe checks are only collected when a test runs the gate on them.
 collect_ignore = ["probes"]
 
 
-@dataclass
-class GateRun:
-    exit_code: int
-    output: str
-    run_dir: Path
-    gate: dict[str, Any]
-
-    def status(self, criterion_id: str) -> str:
-        return next(c["status"] for c in self.gate["criteria"] if c["id"] == criterion_id)
-
-    def criterion(self, criterion_id: str) -> dict[str, Any]:
-        return next(c for c in self.gate["criteria"] if c["id"] == criterion_id)
-
-    def red(self) -> set[str]:
-        return {
-            c["id"]
-            for c in self.gate["criteria"]
-            if c["in_scope"] and c["status"] in ("fail", "error")
-        }
-
-
-def run_gate(
-    reports: Path, *args: str, paths: tuple[str, ...] = ("suites",), timeout: float = 600
-) -> GateRun:
-    """`python -m pytest suites --env ...` in a subprocess, evidence under ``reports``."""
-    # The self-tests read gate.json; the Allure HTML is proven once, not per run.
-    env = {**os.environ, "DO_NOT_TRACK": "1", "READINESS_ALLURE_HTML": "0"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "--reports-dir",
-        str(reports),
-        "-q",
-        "-rN",
-        "-p",
-        "no:cacheprovider",
-        *args,
-    ]
-    if "--env" not in args:
-        cmd += ["--env", "local"]
-    if "-n" not in args:
-        cmd += ["-p", "no:xdist"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    latest = reports / "latest"
-    gate_file = latest / "gate.json"
-    if not gate_file.exists():
-        raise AssertionError(
-            f"no gate.json written (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-    return GateRun(
-        proc.returncode,
-        proc.stdout + proc.stderr,
-        latest.resolve(),
-        json.loads(gate_file.read_text()),
-    )
-
-
 @pytest.fixture
 def gate_run(tmp_path: Path):
-    def go(*args: str, paths: tuple[str, ...] = ("suites",)) -> GateRun:
-        return run_gate(tmp_path / "reports", *args, paths=paths)
+    def go(
+        *args: str, paths: tuple[str, ...] = ("suites",), extra_env: dict[str, str] | None = None
+    ) -> GateRun:
+        return run_gate(tmp_path / "reports", *args, paths=paths, extra_env=extra_env)
 
     return go

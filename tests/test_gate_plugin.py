@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 QUICK = ("--criteria", "PACK-04")  # freshness: a critical check that needs no dct run
@@ -125,13 +127,63 @@ def test_expired_waiver_counts_as_a_failure(gate_run, tmp_path):
     assert run.gate["invalid_waivers"][0]["problems"] == ["expired on 2026-01-01"]
 
 
-def test_malformed_waiver_file_is_listed_and_blocks_go(gate_run, tmp_path):
+def test_malformed_waiver_file_stops_the_run_naming_it(gate_run, tmp_path):
     bad = tmp_path / "waivers.yaml"
     bad.write_text("waivers: [\n")
     run = gate_run(*QUICK, "--waivers", str(bad))
-    assert run.exit_code == 101
+    assert run.exit_code == 2 and run.gate["verdict"] == "INCOMPLETE"
     assert any("not valid YAML" in e for e in run.gate["errors"])
-    assert run.status("PACK-04") == "pass"
+    assert run.status("PACK-04") == "error"
+
+
+def test_every_bad_waiver_entry_is_listed(gate_run, tmp_path):
+    bad = tmp_path / "waivers.yaml"
+    bad.write_text(
+        "waivers:\n  - criterion: NOPE-01\n  - criterion: PACK-01\n    colour: red\n"
+        "  - criterion: PACK-02\n    expires: someday\n  - just a string\n"
+    )
+    run = gate_run(*QUICK, "--waivers", str(bad))
+    assert run.exit_code == 2
+    errors = " | ".join(run.gate["errors"])
+    for needle in ("waivers[0]: unknown criterion id 'NOPE-01'", "waivers[1]: colour", "waivers[2]: expires", "waivers[3]: expected a mapping"):
+        assert needle in errors, errors
+
+
+def test_a_waivers_file_named_but_missing_is_an_error(gate_run, tmp_path):
+    run = gate_run(*QUICK, "--waivers", str(tmp_path / "nope.yaml"))
+    assert run.exit_code == 2
+    assert any("nope.yaml: no such file" in e for e in run.gate["errors"])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--surfaces", "bogus"), "unknown surface 'bogus'"),
+        (("--criteria", "PACK-99"), "unknown criterion id 'PACK-99'"),
+        (("--today", "yesterday"), "--today 'yesterday'"),
+    ],
+)
+def test_bad_options_are_one_clear_line_and_evidence_is_written(gate_run, args, needle):
+    run = gate_run(*args, "-p", "no:xdist")
+    assert run.exit_code == 2, run.output[-1500:]
+    assert any(needle in e for e in run.gate["errors"]), run.gate["errors"]
+    assert "INTERNALERROR" not in run.output
+    assert (run.run_dir / "gate.md").exists() and (run.run_dir / "manifest.json").exists()
+
+
+def test_an_env_file_that_does_not_parse_is_named(gate_run, tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("name: x\nkind: [staging\n")
+    run = gate_run("--env", str(bad), *QUICK)
+    assert run.exit_code == 2
+    assert any("broken.yaml" in e and "not valid YAML" in e for e in run.gate["errors"])
+
+
+def test_a_missing_credential_is_not_evaluated_naming_the_variable(gate_run):
+    run = gate_run("--env", "staging", "--criteria", "FIV-03", extra_env={"FIVETRAN_API_KEY": ""})
+    c = run.criterion("FIV-03")
+    assert c["status"] == "not_evaluated", c
+    assert "FIVETRAN_API_KEY is not set" in c["message"]
 
 
 def test_waiver_with_run_false_skips_the_check(gate_run, tmp_path):
@@ -160,3 +212,13 @@ def test_unknown_tier_is_a_usage_error(gate_run):
     run = gate_run(*QUICK, "--blocking-tiers", "critical,urgent")
     assert run.exit_code == 2
     assert any("--blocking-tiers" in e for e in run.gate["errors"])
+
+
+def test_the_report_names_the_env_by_its_name_not_its_file(gate_run, tmp_path):
+    text = (ROOT / "envs" / "local.yaml").read_text().replace(": ../", f": {ROOT}/")
+    text = text.replace("root: ..\n", f"root: {ROOT}\n").replace("repo_dir: ..\n", f"repo_dir: {ROOT}\n")
+    path = tmp_path / "my-laptop.yaml"
+    path.write_text(text)
+    run = gate_run("--env", str(path), *QUICK)
+    assert run.gate["env"] == "local"
+    assert "(env `local`)" in (run.run_dir / "gate.md").read_text()

@@ -1,22 +1,39 @@
-"""Where a custom domain points: DNS answers and Cloud Run domain mappings.
+"""Where a custom domain points, and whether its front is ready to serve it.
 
 DNS goes through dnspython's stub resolver in every environment, to the
 system's nameservers or to the ones the env file names (the stand-in's zone
-server), so the local code path is the live one. Domain mappings live only in
-Cloud Run's Admin API v1 (``domains.cloudrun.com/v1``; ``run_v2`` has none):
-the live reader calls it with application default credentials, the snapshot
-reader parses the same DomainMappingList JSON from a file.
+server), so the local code path is the live one.
+
+The front is one of two, each read through Google's discovery client
+(``readiness.drivers.google_api``), at Google or at a server speaking the
+same REST API (the stand-in's), with every error an ``ApiFailure``:
+
+- Cloud Run domain mappings: Admin API v1 only (``domains.cloudrun.com/v1``;
+  ``run_v2`` has none), on the regional host; or the same DomainMappingList
+  JSON from a file, for judging offline.
+- A load balancer's Google-managed certificates: Compute Engine v1
+  ``sslCertificates`` (global), whose per-domain status says whether Google
+  could provision the certificate the load balancer serves.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import dns.exception
 import dns.resolver
 from pydantic import BaseModel, ConfigDict, Field
+
+from readiness.drivers.google_api import call, credentials, discovery_client
+
+RUN_VIEWER = "roles/run.viewer"
+COMPUTE_VIEWER = "roles/compute.viewer"
+COMPUTE_PATH = "compute/v1/"
+# Every list is paged; a bound keeps a runaway pager from looping forever.
+PAGE = 500
+MAX_PAGES = 50
 
 
 class DnsError(Exception):
@@ -100,10 +117,6 @@ class DomainMapping(BaseModel):
         return next((c for c in self.status.conditions if c.type == kind), None)
 
 
-class MappingSource(Protocol):
-    def mappings(self) -> dict[str, DomainMapping]: ...
-
-
 def parse_mapping_list(body: dict[str, Any]) -> dict[str, DomainMapping]:
     items = body.get("items", [body] if body.get("kind") == "DomainMapping" else [])
     found = [DomainMapping.model_validate(i) for i in items]
@@ -121,22 +134,158 @@ class SnapshotMappings:
             raise DnsError(f"domain mapping snapshot {self.path}: {e}") from e
 
 
-class CloudRunMappings:
-    """GET {region}-run.googleapis.com/apis/domains.cloudrun.com/v1/namespaces/{project}/domainmappings."""
+def run_v1_endpoint(region: str) -> str:
+    """Google's host for Cloud Run Admin API v1: its ``namespaces`` resources
+    (domain mappings) answer only on the regional endpoint."""
+    return f"https://{region}-run.googleapis.com/"
 
-    def __init__(self, project: str, region: str, timeout_s: float) -> None:
-        self.url = (
-            f"https://{region}-run.googleapis.com/apis/domains.cloudrun.com/v1/"
-            f"namespaces/{project}/domainmappings"
-        )
+
+def _google_regional_client(api: str, version: str, url: str, timeout_s: float) -> Any:
+    """Google's discovery client at one of Google's own regional hosts, with
+    application default credentials. ``discovery_client`` treats any endpoint
+    as a compatible server reached anonymously, which Google would refuse."""
+    import httplib2
+    from google_auth_httplib2 import AuthorizedHttp
+    from googleapiclient.discovery import build
+
+    http = AuthorizedHttp(credentials(None), http=httplib2.Http(timeout=timeout_s))
+    return build(
+        api,
+        version,
+        http=http,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": url},
+    )
+
+
+class CloudRunMappings:
+    """A project's domain mappings through Cloud Run Admin API v1
+    (``namespaces.domainmappings.list``), on Google's discovery client.
+
+    ``endpoint`` None is ``{region}-run.googleapis.com`` with application
+    default credentials; a URL is a server speaking the same API (the
+    stand-in's), reached anonymously. Same client, same request, either way.
+    """
+
+    def __init__(self, project: str, region: str, endpoint: str | None, timeout_s: float) -> None:
+        self.project = project
+        self.region = region
+        self.endpoint = endpoint
         self.timeout_s = timeout_s
+        where = endpoint or run_v1_endpoint(region)
+        self.label = f"Cloud Run domain mappings namespaces/{project} ({where.rstrip('/')})"
+        self._client: Any = None
+
+    def _resource(self) -> Any:
+        if self._client is None:
+            if self.endpoint:
+                build: Any = discovery_client
+                args: tuple[Any, ...] = ("run", "v1", self.endpoint, self.timeout_s)
+            else:
+                build = _google_regional_client
+                args = ("run", "v1", run_v1_endpoint(self.region), self.timeout_s)
+            self._client = call(self.label, "create run v1 client", build, *args, role=RUN_VIEWER)
+        return self._client.namespaces().domainmappings()
+
+    def request(self, token: str | None = None) -> Any:
+        """The list request for one page (``continue`` is the v1 API's page token)."""
+        extra = {"continue": token} if token else {}
+        return self._resource().list(parent=f"namespaces/{self.project}", **extra)
 
     def mappings(self) -> dict[str, DomainMapping]:
-        import google.auth
-        from google.auth.transport.requests import AuthorizedSession
+        found: dict[str, DomainMapping] = {}
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            body = call(
+                self.label, "list domain mappings", self.request(token).execute, role=RUN_VIEWER
+            )
+            found.update(parse_mapping_list(body))
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return found
+        raise DnsError(f"{self.label}: more than {MAX_PAGES} pages of domain mappings")
 
-        creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        resp = AuthorizedSession(creds).get(self.url, timeout=self.timeout_s)
-        if resp.status_code != 200:
-            raise DnsError(f"GET {self.url}: HTTP {resp.status_code}: {resp.text[:200]}")
-        return parse_mapping_list(resp.json())
+
+# --- load balancer: Google-managed certificates ----------------------------
+
+
+class ManagedStatus(BaseModel):
+    """``SslCertificate.managed``: the domains and how far provisioning got for each."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    domains: list[str] = []
+    status: str = ""
+    domain_status: dict[str, str] = Field(default={}, alias="domainStatus")
+
+
+class SslCertificate(BaseModel):
+    """The parts of a Compute Engine v1 SslCertificate the gate reads."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    name: str
+    # Compute's default when unset is a self-managed (uploaded) certificate.
+    type: str = "SELF_MANAGED"
+    managed: ManagedStatus | None = None
+    expire_time: str | None = Field(default=None, alias="expireTime")
+
+    def covers(self, domain: str) -> bool:
+        want = domain.lower().rstrip(".")
+        return self.managed is not None and any(
+            d.lower().rstrip(".") == want for d in self.managed.domains
+        )
+
+    def domain_status(self, domain: str) -> str:
+        """This certificate's provisioning state for ``domain`` (empty: not reported)."""
+        want = domain.lower().rstrip(".")
+        statuses = self.managed.domain_status if self.managed else {}
+        return next((v for k, v in statuses.items() if k.lower().rstrip(".") == want), "")
+
+
+def parse_certificate_list(body: dict[str, Any]) -> list[SslCertificate]:
+    return [SslCertificate.model_validate(i) for i in body.get("items", [])]
+
+
+class ManagedCertificates:
+    """A project's global SSL certificates through Compute Engine v1
+    (``sslCertificates.list``), on Google's discovery client: ``endpoint``
+    None is compute.googleapis.com with application default credentials, a
+    URL a server speaking the same API."""
+
+    def __init__(self, project: str, endpoint: str | None, timeout_s: float) -> None:
+        self.project = project
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+        where = (endpoint or "https://compute.googleapis.com").rstrip("/")
+        self.label = f"Compute Engine projects/{project} global SSL certificates ({where})"
+        self._client: Any = None
+
+    def _resource(self) -> Any:
+        if self._client is None:
+            # The discovery client takes an endpoint as the whole base URL, and
+            # Compute's (unlike Cloud Run's) carries a service path.
+            base = f"{self.endpoint.rstrip('/')}/{COMPUTE_PATH}" if self.endpoint else None
+            self._client = call(
+                self.label,
+                "create compute v1 client",
+                discovery_client,
+                "compute",
+                "v1",
+                base,
+                self.timeout_s,
+                role=COMPUTE_VIEWER,
+            )
+        return self._client.sslCertificates()
+
+    def certificates(self) -> list[SslCertificate]:
+        """Every global certificate of the project, managed or not."""
+        resource = self._resource()
+        request = resource.list(project=self.project, maxResults=PAGE)
+        out: list[SslCertificate] = []
+        for _ in range(MAX_PAGES):
+            body = call(self.label, "list SSL certificates", request.execute, role=COMPUTE_VIEWER)
+            out += parse_certificate_list(body)
+            request = resource.list_next(request, body)
+            if request is None:
+                return out
+        raise DnsError(f"{self.label}: more than {MAX_PAGES} pages of SSL certificates")

@@ -1,17 +1,38 @@
-"""Which alert policies are live in a Cloud Monitoring project.
+"""Alert policies and notification channels live in a Cloud Monitoring project.
 
-The docs hold policies as code; this driver says whether they are deployed
-and enabled, so OPS-03 in staging can tell a risk whose alert exists only in
-the repo (it pages nobody). The stand-in has no Monitoring project, so
-locally this part is not configured and OPS-03 judges the documents alone.
+The docs hold policies as code; this driver reads what the project really
+has, so OPS-03 can tell a risk whose alert exists only in the repo, and
+OPS-04 a policy whose channel was deleted or disabled (both page nobody).
+
+One path for every environment: Monitoring v3's REST API through Google's
+discovery client (the google-cloud-monitoring GAPIC library here has no REST
+transport to point elsewhere). ``monitoring.endpoint`` None is Google with
+application default credentials; a URL is the stand-in's server speaking the
+same API (fixtures/monitoring), reached anonymously. Answers are read into
+``google.cloud.monitoring_v3`` types, so both paths share one mapping, and
+every call's error becomes an ``ApiFailure`` naming the role to grant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from google.cloud import monitoring_v3
+from google.protobuf.json_format import ParseDict
+
+from readiness.drivers.google_api import ApiFailure, call, discovery_client
+from readiness.settings.operations import MonitoringTarget
+
+VIEWER = "roles/monitoring.viewer"
+PAGE = 500
+MAX_PAGES = 200
+"""Bound on paging: 100k resources is far past any real project; a server
+that keeps answering a nextPageToken past it is refused, not followed."""
+
+M = TypeVar("M", monitoring_v3.AlertPolicy, monitoring_v3.NotificationChannel)
+
+_UNVERIFIED = monitoring_v3.NotificationChannel.VerificationStatus.UNVERIFIED
 
 
 class DeployedPolicies(Protocol):
@@ -42,16 +63,121 @@ def deployment_gaps(wanted: Mapping[str, str], deployed: Mapping[str, bool]) -> 
     return out
 
 
-class CloudMonitoringPolicies:
-    """Live: AlertPolicyService.ListAlertPolicies on one project."""
+def channel_id(name: str) -> str:
+    """The id of ``projects/P/notificationChannels/ID``. Channels are matched
+    by id: Google may spell the project as its number in the names it returns."""
+    return name.rsplit("/", 1)[-1]
 
-    def __init__(self, project: str, timeout_s: float) -> None:
-        self.project = project
+
+def channel_gaps(
+    wanted: Mapping[str, Iterable[str]],
+    channels: Mapping[str, monitoring_v3.NotificationChannel],
+    project: str,
+    documented: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Channels policies name (file -> channel names) that do not exist in the
+    project, are disabled, or still wait for verification (Google: an
+    UNVERIFIED channel is non-functioning). ``channels`` is keyed by id;
+    ``documented`` (id -> display name in the docs) names a missing one."""
+    out = []
+    for file, names in sorted(wanted.items()):
+        for name in names:
+            found = channels.get(channel_id(name))
+            if found is None:
+                known = (documented or {}).get(channel_id(name))
+                said = f" (documented as '{known}')" if known else ""
+                out.append(
+                    f"{file}: notification channel {name}{said} does not exist in project {project}"
+                )
+                continue
+            what = f"notification channel {name} ('{found.display_name}', {found.type_})"
+            if "enabled" in found and not found.enabled:
+                out.append(f"{file}: {what} is disabled in project {project}")
+            elif found.verification_status == _UNVERIFIED:
+                out.append(
+                    f"{file}: {what} is UNVERIFIED in project {project} (it delivers nothing)"
+                )
+    return out
+
+
+class MonitoringApi:
+    """Monitoring v3 for one project, through Google's discovery client."""
+
+    def __init__(self, target: MonitoringTarget, timeout_s: float, page_size: int = PAGE) -> None:
+        self.project = target.project
+        self.endpoint = target.endpoint
         self.timeout_s = timeout_s
+        self.page_size = page_size
+        where = target.endpoint or "monitoring.googleapis.com"
+        self.label = f"Cloud Monitoring projects/{target.project} ({where})"
+        self._client: Any = None
+
+    def _projects(self) -> Any:
+        if self._client is None:
+            self._client = call(
+                self.label,
+                "create monitoring client",
+                discovery_client,
+                "monitoring",
+                "v3",
+                self.endpoint,
+                self.timeout_s,
+                role=VIEWER,
+            )
+        return self._client.projects()
+
+    def list(self, collection: str, kind: type[M]) -> list[M]:
+        """Every resource of ``collection`` (alertPolicies, notificationChannels),
+        following nextPageToken, as ``kind``."""
+        out: list[M] = []
+        token: str | None = None
+        step = f"list {collection}"
+        for _ in range(MAX_PAGES):
+            kwargs: dict[str, Any] = {
+                "name": f"projects/{self.project}",
+                "pageSize": self.page_size,
+            }
+            if token:
+                kwargs["pageToken"] = token
+            request = getattr(self._projects(), collection)().list(**kwargs)
+            page = call(self.label, step, request.execute, role=VIEWER)
+            out.extend(_read(kind, item) for item in page.get(collection, []))
+            token = page.get("nextPageToken")
+            if not token:
+                return out
+        raise ApiFailure(
+            "rejected", self.label, step, f"still paging after {MAX_PAGES} pages", VIEWER
+        )
+
+
+def _read(kind: type[M], item: dict[str, Any]) -> M:
+    # Fields newer than the installed library are skipped, as a GAPIC client would.
+    message = kind.pb()()
+    ParseDict(item, message, ignore_unknown_fields=True)
+    return kind.wrap(message)
+
+
+class CloudMonitoringPolicies:
+    """Live: the project's alert policies (projects.alertPolicies.list)."""
+
+    def __init__(self, api: MonitoringApi) -> None:
+        self.api = api
+
+    def list(self) -> list[monitoring_v3.AlertPolicy]:
+        return self.api.list("alertPolicies", monitoring_v3.AlertPolicy)
 
     def enabled_by_name(self) -> dict[str, bool]:
-        client = monitoring_v3.AlertPolicyServiceClient()
-        pages = client.list_alert_policies(
-            request={"name": f"projects/{self.project}"}, timeout=self.timeout_s
-        )
-        return by_display_name(pages)
+        return by_display_name(self.list())
+
+
+class CloudMonitoringChannels:
+    """Live: the project's notification channels (projects.notificationChannels.list)."""
+
+    def __init__(self, api: MonitoringApi) -> None:
+        self.api = api
+
+    def list(self) -> list[monitoring_v3.NotificationChannel]:
+        return self.api.list("notificationChannels", monitoring_v3.NotificationChannel)
+
+    def by_id(self) -> dict[str, monitoring_v3.NotificationChannel]:
+        return {channel_id(c.name): c for c in self.list()}

@@ -6,7 +6,10 @@ form the Monitoring API and ``gcloud alpha monitoring policies create
 ``google.cloud.monitoring_v3.AlertPolicy`` rejects unknown fields, bad enum
 values and malformed durations exactly as the API would; on top, a launch
 policy must have conditions that say what they watch, somewhere to notify,
-and documentation that sends the responder to a runbook.
+and documentation that sends the responder to a runbook. A channel must be
+named by the numeric id Google assigned it: a made-up name such as
+``notificationChannels/pd-platform-oncall`` reads fine in review, yet the
+API refuses the policy and it never pages anyone.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 from google.cloud import monitoring_v3
 from google.protobuf.json_format import ParseDict, ParseError
 
-_CHANNEL = re.compile(r"^projects/[^/]+/notificationChannels/[^/]+$")
+from readiness.ops.channels import channel_id_problem
+
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
@@ -65,9 +69,9 @@ def policy_problems(name: str, raw: Any) -> list[str]:
     if not policy.notification_channels:
         out.append(f"{name}: no notificationChannels (it would page nobody)")
     out.extend(
-        f"{name}: notification channel {c!r} is not projects/<p>/notificationChannels/<id>"
+        f"{name}: {problem}"
         for c in policy.notification_channels
-        if not _CHANNEL.match(c)
+        if (problem := channel_id_problem(c)) is not None
     )
     if not policy.documentation.content.strip():
         out.append(f"{name}: no documentation.content (the responder gets no runbook)")

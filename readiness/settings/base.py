@@ -19,6 +19,13 @@ def empty_is_none(v: object) -> object:
     return None if v == "" else v
 
 
+def split_commas(v: object) -> object:
+    """A list whose items may be comma-separated (one ``${VAR}`` can name several)."""
+    if isinstance(v, list):
+        return [part.strip() for item in v for part in str(item).split(",") if part.strip()]
+    return v
+
+
 class Strict(BaseModel):
     """Base of every config shape: an unknown key is a typo, and a typo in a
     gate config silently disables a check, so it is an error."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
-from readiness.settings.base import EnvVarRef, Strict
+from readiness.settings.base import EnvVarRef, Strict, empty_is_none
 
 
 def _http_url(value: str) -> str:
@@ -70,3 +70,5 @@ class BillingConfig(Strict):
     event_prefix: str = Field(default="evt_gate", pattern=r"^[A-Za-z0-9_]{3,24}$")
     burst: BurstConfig = BurstConfig()
     latency: LatencyConfig = LatencyConfig()
+
+    _empty = field_validator("ca_bundle", mode="before")(empty_is_none)

@@ -174,8 +174,8 @@ class DeploymentConfig(Strict):
     board_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # Deploys and traffic moves are long-running operations; Cloud Run takes minutes.
     deploy_timeout_s: float = Field(default=600.0, gt=0, le=3600)
-    # Rehearsals change traffic: only when true, and never for kind: production.
-    rehearsals: bool = False
+    # The rehearsals (DEP-05/06/07) change the service: they run only when the
+    # gate run is asked to rehearse (--rehearse), never for kind: production.
     rehearsal: RehearsalSpec = RehearsalSpec()
 
     @model_validator(mode="after")

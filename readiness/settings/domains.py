@@ -1,17 +1,21 @@
 """Settings of the custom-domains surface (``domains:`` in an env file).
 
 The domain list is the env file's: point ``targets`` at any host:port with a
-CA bundle and the same checks judge that endpoint.
+CA bundle and the same checks judge that endpoint. ``front`` says what serves
+the domains on Google Cloud, a load balancer or Cloud Run domain mappings:
+the two need different DNS records and report readiness differently, and
+only the load balancer works with the ingress DEP-08 asks for.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from readiness.settings.base import Strict
+from readiness.settings.base import Strict, empty_is_none, split_commas
 
 
 def _host_port(value: str) -> str:
@@ -35,10 +39,10 @@ class DomainTarget(Strict):
     # False for API-only hosts that never answer plain HTTP at all.
     redirect: bool = True
 
-    @field_validator("https", "http")
+    @field_validator("https", "http", mode="before")
     @classmethod
     def _is_host_port(cls, v: str | None) -> str | None:
-        return None if v is None else _host_port(v)
+        return None if v in (None, "") else _host_port(str(v))
 
     def https_address(self) -> tuple[str, int]:
         host, _, port = (self.https or f"{self.name}:443").rpartition(":")
@@ -64,22 +68,105 @@ class DnsConfig(Strict):
     port: int = Field(default=53, gt=0, lt=65536)
     expected: list[ExpectedRecord] = []
 
+    _split = field_validator("nameservers", mode="before")(split_commas)
 
-class MappingConfig(Strict):
-    """Cloud Run domain mappings (Admin API v1; run_v2 has no mappings).
 
-    ``snapshot``: a DomainMappingList JSON document; ``cloudrun``: read live
-    from ``{region}-run.googleapis.com`` with application default credentials.
+class ManagedCertificates(Strict):
+    """Where the load balancer's Google-managed certificates are read: Compute
+    Engine v1 ``sslCertificates.list`` (global) in ``project``.
+
+    A managed certificate stuck in provisioning (DNS not yet pointing at the
+    load balancer, a CAA record without pki.goog) is the classic launch-day
+    failure: the domain then serves no valid certificate at all. ``endpoint``
+    None is compute.googleapis.com with application default credentials; a
+    URL is a server speaking the same REST API (the stand-in's).
     """
 
-    driver: Literal["snapshot", "cloudrun", "none"] = "snapshot"
-    snapshot: Path | None = None
+    project: str = Field(min_length=1)
+    endpoint: str | None = None
+
+    _empty = field_validator("endpoint", mode="before")(empty_is_none)
+
+
+class LoadBalancerFront(Strict):
+    """A global external Application Load Balancer (serverless NEG to Cloud
+    Run) fronts the domains: what ingress ``internal-and-cloud-load-balancing``
+    needs, and where an SSL policy sets the minimum TLS version.
+
+    Every target's A (or AAAA) record must answer ``address``, the global
+    forwarding rule's IP; a record still naming an old front sends users there.
+    """
+
+    kind: Literal["load-balancer"]
+    address: str
+    # None: the certificates are not judged here (DOM-01/02 still judge what is served).
+    managed_certificates: ManagedCertificates | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _is_ip(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_address(v.strip()))
+        except ValueError:
+            raise ValueError(
+                f"{v!r} is not an IP address (the forwarding rule's address, "
+                "e.g. from `gcloud compute forwarding-rules describe`)"
+            ) from None
+
+    @property
+    def record_type(self) -> Literal["A", "AAAA"]:
+        return "AAAA" if ipaddress.ip_address(self.address).version == 6 else "A"
+
+
+class DomainMappingFront(Strict):
+    """Cloud Run domain mappings front the domains (Admin API v1; run_v2 has
+    none). Each target's mapping must be Ready and DNS must answer the
+    ``resourceRecords`` it asks for. Mappings serve only a service whose
+    ingress is ``all``.
+
+    Read live from ``project``/``region`` (``endpoint`` None is
+    ``{region}-run.googleapis.com`` with application default credentials; a
+    URL is a server speaking the same API), or offline from ``snapshot``, a
+    DomainMappingList JSON file (``gcloud beta run domain-mappings list
+    --format json`` wrapped as ``{"items": [...]}``, or the API's answer).
+    """
+
+    kind: Literal["domain-mapping"]
     project: str | None = None
     region: str | None = None
+    endpoint: str | None = None
+    snapshot: Path | None = None
+
+    _empty = field_validator("project", "region", "endpoint", mode="before")(empty_is_none)
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> DomainMappingFront:
+        if self.snapshot is None and not (self.project and self.region):
+            raise ValueError(
+                "kind: domain-mapping needs 'project' and 'region' (read live) or 'snapshot' (a file)"
+            )
+        return self
+
+
+def _front_kind(value: object) -> str | None:
+    if isinstance(value, dict):
+        return value.get("kind")
+    return getattr(value, "kind", None)
+
+
+Front = Annotated[
+    Annotated[LoadBalancerFront, Tag("load-balancer")]
+    | Annotated[DomainMappingFront, Tag("domain-mapping")],
+    Discriminator(
+        _front_kind,
+        custom_error_type="front_kind",
+        custom_error_message="needs kind: load-balancer or domain-mapping",
+    ),
+]
 
 
 class DomainsConfig(Strict):
-    """The custom-domains surface: certificates, protocols, redirect, DNS."""
+    """The custom-domains surface: certificates, protocols, redirect, DNS and front."""
 
     targets: list[DomainTarget] = Field(min_length=1)
     # None: the system trust store (what browsers use); a path: that PEM bundle.
@@ -89,4 +176,18 @@ class DomainsConfig(Strict):
     min_rsa_bits: int = 2048
     min_ec_bits: int = 256
     dns: DnsConfig = DnsConfig()
-    mapping: MappingConfig = MappingConfig(driver="none")
+    # What serves the domains (DOM-05 judges DNS and readiness against it);
+    # None: DOM-05 is not evaluated, since neither records nor readiness are known.
+    front: Front | None = None
+
+    _empty = field_validator("ca_bundle", mode="before")(empty_is_none)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping_moved(cls, data: object) -> object:
+        if isinstance(data, dict) and "mapping" in data:
+            raise ValueError(
+                "'mapping:' is replaced by 'front:' ({kind: domain-mapping, project, region} "
+                "or {kind: load-balancer, address}; docs/surfaces/domains.md)"
+            )
+        return data

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from readiness.settings.base import Duration, EnvVarRef, Strict
+from readiness.settings.base import Duration, EnvVarRef, Strict, empty_is_none, split_commas
 from readiness.settings.billing import HttpUrl
 
 
@@ -25,6 +25,8 @@ class FivetranApiConfig(Strict):
     # A connection whose last successful sync is older than this is stale.
     max_sync_age: Duration = Duration(count=24, period="hour")
 
+    _split = field_validator("connectors", mode="before")(split_commas)
+
 
 class FivetranConfig(Strict):
     """Dataface Cloud's Fivetran webhook and the freshness state it keeps."""
@@ -42,3 +44,5 @@ class FivetranConfig(Strict):
     # Connector ids the gate invents start with this (never a real connector).
     connector_prefix: str = Field(default="gate", pattern=r"^[A-Za-z0-9_]{3,24}$")
     api: FivetranApiConfig | None = None
+
+    _empty = field_validator("ca_bundle", mode="before")(empty_is_none)

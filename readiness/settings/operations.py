@@ -2,8 +2,9 @@
 
 Operations readiness is judged from documents (owners, risks, alert policies,
 runbooks, launch scope, drill records), so the section names where they live
-and how old a drill may be. In staging it can also name the Cloud Monitoring
-project whose deployed alert policies must match the ones in the docs.
+and how old a drill may be. It can also name the Cloud Monitoring project the
+alert policies are applied to (staging's, or the stand-in's), whose deployed
+policies and notification channels must match the docs.
 """
 
 from __future__ import annotations
@@ -11,20 +12,26 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from readiness.settings.base import Strict
+from readiness.settings.base import Strict, empty_is_none
 
 
-class DeployedPolicies(Strict):
-    """Where the alert policies written as code should also be live.
+class MonitoringTarget(Strict):
+    """The Cloud Monitoring project the alert policies are applied to.
 
-    Set in staging/production: OPS-03 then also requires every policy a risk
-    relies on to be deployed and enabled there (by display name), because a
-    policy that exists only in the repo pages nobody.
+    With it, OPS-03 requires every policy a risk relies on to be deployed and
+    enabled there (a policy that exists only in the repo pages nobody), and
+    OPS-04 reads back every channel a policy names (a deleted or disabled
+    channel swallows the page). ``endpoint`` None is Google with application
+    default credentials; a URL is a server speaking Monitoring v3's REST API
+    (the local stand-in), reached anonymously through the same client.
     """
 
     project: str = Field(min_length=1)
+    endpoint: str | None = None
+
+    _empty = field_validator("endpoint", mode="before")(empty_is_none)
 
 
 class OperationsConfig(Strict):
@@ -43,4 +50,5 @@ class OperationsConfig(Strict):
     # gate's --today). The stand-in pins it so the committed docs judge the same
     # every day; staging leaves it unset so stale drills really go red.
     as_of: date | None = None
-    deployed_policies: DeployedPolicies | None = None
+    # Unset: the policies and channels are judged as documents only.
+    monitoring: MonitoringTarget | None = None

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from readiness.settings.base import Strict, empty_is_none
+from readiness.settings.base import Strict, empty_is_none, split_commas
 
 
 class StoreConfig(Strict):
@@ -48,6 +48,8 @@ class ScanConfig(Strict):
     baseline: Path
     # Regexes on root-relative paths that are never scanned (generated files).
     exclude: list[str] = []
+
+    _split = field_validator("paths", mode="before")(split_commas)
 
 
 class RotationConfig(Strict):

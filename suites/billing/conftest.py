@@ -9,13 +9,14 @@ per-run tag in its id, so runs (and xdist workers) never see each other's events
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import stripe
 
-from readiness.config import ConfigError, EnvConfig
+from readiness.checks import credential
+from readiness.config import EnvConfig
 from readiness.drivers import stripe_webhooks as sw
 from readiness.drivers.http import tls_verify
 from readiness.drivers.ledger import HttpLedger, LedgerReader, PostgresLedger
@@ -28,13 +29,6 @@ def billing(env: EnvConfig) -> BillingConfig:
     return surface_config(env, "billing")
 
 
-def _credential(read: Callable[[], str], key: str) -> str:
-    try:
-        return read()
-    except ConfigError as e:
-        pytest.fail(f"configuration: billing.{key}: {e}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def timeout_s(env: EnvConfig) -> float:
     return env.env.timeouts.http_s
@@ -42,7 +36,7 @@ def timeout_s(env: EnvConfig) -> float:
 
 @pytest.fixture(scope="session")
 def sender(billing: BillingConfig, timeout_s: float) -> Iterator[sw.StripeWebhookSender]:
-    secret = _credential(billing.signing_secret.value, "signing_secret")
+    secret = credential(billing.signing_secret, "billing.signing_secret")
     with sw.StripeWebhookSender(
         billing.webhook_url,
         secret,
@@ -56,7 +50,7 @@ def sender(billing: BillingConfig, timeout_s: float) -> Iterator[sw.StripeWebhoo
 
 @pytest.fixture(scope="session")
 def ledger(billing: BillingConfig, timeout_s: float) -> Iterator[HttpLedger]:
-    token = _credential(billing.api_token.value, "api_token") if billing.api_token else None
+    token = credential(billing.api_token, "billing.api_token") if billing.api_token else None
     reader = HttpLedger(
         billing.ledger_url,
         billing.failures_url,
@@ -73,7 +67,7 @@ def readers(billing: BillingConfig, ledger: HttpLedger, timeout_s: float) -> lis
     """Every place BIL-03 reconciles: the ledger API, and the database if named."""
     found: list[LedgerReader] = [ledger]
     if billing.database_url is not None:
-        url = _credential(billing.database_url.value, "database_url")
+        url = credential(billing.database_url, "billing.database_url")
         found.append(PostgresLedger(url, timeout_s))
     return found
 

@@ -14,6 +14,8 @@ from readiness.checks import fail_on, record
 from readiness.drivers.ledger import LedgerError, wait_recorded
 from readiness.drivers.stripe_webhooks import Signing
 
+pytestmark = pytest.mark.rehearsal("sends signed and forged Stripe events to billing.webhook_url")
+
 PROBES = (Signing.MISSING, Signing.MALFORMED, Signing.WRONG_SECRET, Signing.TAMPERED, Signing.STALE)
 
 

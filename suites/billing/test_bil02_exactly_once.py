@@ -13,6 +13,8 @@ from readiness.checks import fail_on, record
 from readiness.drivers.ledger import LedgerError, wait_recorded
 from readiness.drivers.stripe_webhooks import Signing
 
+pytestmark = pytest.mark.rehearsal("sends signed Stripe events (and replays) to billing.webhook_url")
+
 REPLAYS = 3
 
 

@@ -14,6 +14,8 @@ from readiness.checks import fail_on, record
 from readiness.drivers.latency import summary
 from readiness.drivers.ledger import LedgerError, wait_until
 
+pytestmark = pytest.mark.rehearsal("sends a burst of signed Stripe events to billing.webhook_url")
+
 
 @pytest.mark.criterion("BIL-03")
 def test_burst_reconciles_with_ledger(billing, sender, readers, events, evidence_dir):

@@ -12,6 +12,8 @@ import pytest
 from readiness.checks import fail_on, record
 from readiness.drivers.ledger import LedgerError, wait_recorded
 
+pytestmark = pytest.mark.rehearsal("sends signed payment-failure events to billing.webhook_url")
+
 
 @pytest.mark.criterion("BIL-04")
 def test_payment_failures_visible_to_operators(billing, sender, ledger, events, evidence_dir):

@@ -14,6 +14,8 @@ import pytest
 from readiness.checks import fail_on, record
 from readiness.drivers.ledger import LedgerError, wait_recorded
 
+pytestmark = pytest.mark.rehearsal("sends signed subscription events out of order to billing.webhook_url")
+
 # (type, status, seconds after the first event)
 LIFECYCLE = [("created", "active", 0), ("updated", "past_due", 60), ("deleted", "canceled", 120)]
 # Arrival orders (indexes into LIFECYCLE): newest first, and newest in the middle.

@@ -131,12 +131,12 @@ def board_paths(deployment: DeploymentConfig, env: EnvConfig) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def rehearsable(deployment: DeploymentConfig, env: EnvConfig) -> DeploymentConfig:
-    """Rehearsals move real traffic: only where the env opts in, never in production."""
-    if env.env.kind == "production":
+def rehearsable(deployment: DeploymentConfig, gate) -> DeploymentConfig:
+    """Rehearsals move real traffic. The gate decides whether they run at all
+    (``rehearsal`` marker, --rehearse); this refuses production once more, in
+    the fixture every rehearsal goes through."""
+    if gate.env is not None and gate.env.env.kind == "production":
         pytest.skip("kind: production: rehearsals that change traffic never run here")
-    if not deployment.rehearsals:
-        pytest.skip("deployment.rehearsals is false for this environment")
     if deployment.serving is None:
         pytest.skip("deployment.serving is not set: nothing to rehearse against")
     return deployment

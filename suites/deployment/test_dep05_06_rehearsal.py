@@ -16,6 +16,8 @@ from .conftest import attach_png
 from .rehearsal import Journal
 from .timeline import plot
 
+pytestmark = pytest.mark.rehearsal("deploys a candidate revision and moves the service's traffic")
+
 
 @pytest.fixture(scope="module")
 def timeline(journal: Journal, evidence_dir) -> Journal:

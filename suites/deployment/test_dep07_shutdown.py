@@ -11,6 +11,8 @@ from readiness.drivers.cloudrun import ApiFailure, DeploymentError
 
 from .shutdown import stop_with_inflight
 
+pytestmark = pytest.mark.rehearsal("runs the service's container as a Cloud Run instance and stops it")
+
 
 @pytest.mark.criterion("DEP-07")
 def test_stop_lets_requests_in_flight_complete(

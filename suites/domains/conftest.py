@@ -1,7 +1,9 @@
 """Fixtures of the custom-domains surface: one handshake per domain per run.
 
 Nothing here knows the stand-in: ``domains.targets`` can name any host:port,
-with ``domains.ca_bundle`` (or the system trust store) as the trust anchor.
+with ``domains.ca_bundle`` (or the system trust store) as the trust anchor,
+and ``domains.front`` names the load balancer or domain mappings that serve
+them, read through Google's APIs at Google or at the endpoint the env names.
 """
 
 from __future__ import annotations
@@ -10,19 +12,21 @@ import socket
 from datetime import UTC, datetime
 
 import pytest
-from google.auth.exceptions import GoogleAuthError
 
+from readiness.checks import judge_api_failure
 from readiness.config import EnvConfig
 from readiness.drivers.dns import (
     CloudRunMappings,
     DnsError,
-    DomainMapping,
-    MappingSource,
+    ManagedCertificates,
     SnapshotMappings,
 )
+from readiness.drivers.google_api import ApiFailure
 from readiness.drivers.tls import Handshake, TLSProbeError, handshake
 from readiness.plugin import surface_config
-from readiness.settings.domains import DomainsConfig, DomainTarget
+from readiness.settings.domains import DomainsConfig, DomainTarget, Front, LoadBalancerFront
+
+from .front import FrontReading, ingress_conflict
 
 
 @pytest.fixture(scope="session")
@@ -74,27 +78,48 @@ def reachable(domains: DomainsConfig, timeout_s: float) -> None:
 
 
 @pytest.fixture(scope="session")
-def mappings(domains: DomainsConfig, timeout_s: float) -> dict[str, DomainMapping] | None:
-    """Cloud Run's domain mappings by domain (None: the env has no mapping source)."""
-    m = domains.mapping
-    source: MappingSource
-    if m.driver == "none":
-        return None
-    if m.driver == "snapshot":
-        if m.snapshot is None:
-            pytest.fail("domains.mapping.snapshot: missing (driver: snapshot)", pytrace=False)
-        source = SnapshotMappings(m.snapshot)
-    else:
-        if not (m.project and m.region):
-            pytest.fail(
-                "domains.mapping.project and .region are required for driver: cloudrun",
-                pytrace=False,
-            )
-        source = CloudRunMappings(m.project, m.region, timeout_s)
+def front(domains: DomainsConfig, env: EnvConfig) -> Front:
+    """What serves the domains. Without ``domains.front`` DOM-05 cannot know
+    which records or which readiness to expect, so it is not evaluated; a
+    front that contradicts the deployment's required ingress is an error."""
+    if domains.front is None:
+        how = (
+            ""
+            if "front" in env.unset.get("domains", {})
+            else " (name what serves the domains: front.kind load-balancer with its "
+            "address, or domain-mapping)"
+        )
+        pytest.skip(f"DOM-05 not evaluated: {env.missing('domains', 'front')}{how}")
+    conflict = ingress_conflict(domains, env.surfaces.get("deployment"))
+    if conflict:
+        pytest.fail(conflict, pytrace=False)
+    return domains.front
+
+
+@pytest.fixture(scope="session")
+def front_reading(front: Front, timeout_s: float) -> FrontReading:
+    """The front's state from its Google API (or a mapping snapshot file).
+
+    A permission or credential the gate lacks leaves DOM-05 not evaluated,
+    naming the role; any other API failure is an error naming target and step.
+    """
     try:
-        return source.mappings()
-    except (DnsError, GoogleAuthError) as e:
-        pytest.fail(f"domain mappings: {e}", pytrace=False)
+        if isinstance(front, LoadBalancerFront):
+            certs = front.managed_certificates
+            if certs is None:
+                return FrontReading(f"load balancer {front.address}")
+            reader = ManagedCertificates(certs.project, certs.endpoint, timeout_s)
+            return FrontReading(reader.label, certificates=reader.certificates())
+        if front.snapshot is not None:
+            snapshot = SnapshotMappings(front.snapshot)
+            return FrontReading(f"file {front.snapshot.name}", mappings=snapshot.mappings())
+        assert front.project and front.region  # the settings model requires them
+        live = CloudRunMappings(front.project, front.region, front.endpoint, timeout_s)
+        return FrontReading(live.label, mappings=live.mappings())
+    except ApiFailure as e:
+        judge_api_failure(e, "DOM-05 domains.front:")
+    except DnsError as e:
+        pytest.fail(f"DOM-05 domains.front: {e}", pytrace=False)
 
 
 def label(t: DomainTarget) -> str:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from readiness.config import ConfigError, EnvConfig
+from readiness.checks import credential
+from readiness.config import EnvConfig
 from readiness.drivers.fivetran_webhooks import (
     FivetranWebhookSender,
     FreshnessReader,
@@ -32,10 +33,7 @@ def fivetran(env: EnvConfig) -> FivetranConfig:
 
 @pytest.fixture(scope="session")
 def ft_sender(fivetran: FivetranConfig, env: EnvConfig) -> Iterator[FivetranWebhookSender]:
-    try:
-        secret = fivetran.signing_secret.value()
-    except ConfigError as e:
-        pytest.fail(f"configuration: fivetran.signing_secret: {e}", pytrace=False)
+    secret = credential(fivetran.signing_secret, "fivetran.signing_secret")
     sender = FivetranWebhookSender(
         fivetran.webhook_url, secret, env.env.timeouts.http_s, verify=tls_verify(fivetran.ca_bundle)
     )
@@ -45,10 +43,7 @@ def ft_sender(fivetran: FivetranConfig, env: EnvConfig) -> Iterator[FivetranWebh
 
 @pytest.fixture(scope="session")
 def freshness(fivetran: FivetranConfig, env: EnvConfig) -> Iterator[FreshnessReader]:
-    try:
-        token = fivetran.api_token.value() if fivetran.api_token else None
-    except ConfigError as e:
-        pytest.fail(f"configuration: fivetran.api_token: {e}", pytrace=False)
+    token = credential(fivetran.api_token, "fivetran.api_token") if fivetran.api_token else None
     reader = FreshnessReader(
         fivetran.connectors_url,
         env.env.timeouts.http_s,

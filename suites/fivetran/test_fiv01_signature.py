@@ -17,6 +17,8 @@ from readiness.drivers.fivetran_webhooks import FreshnessError, Signing
 
 from .conftest import payload
 
+pytestmark = pytest.mark.rehearsal("sends signed and forged Fivetran webhooks to fivetran.webhook_url")
+
 BAD = (Signing.MISSING, Signing.WRONG_SECRET, Signing.TAMPERED)
 
 

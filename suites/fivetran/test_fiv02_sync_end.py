@@ -18,6 +18,8 @@ from readiness.drivers.ledger import wait_until
 
 from .conftest import payload
 
+pytestmark = pytest.mark.rehearsal("sends signed sync_end webhooks to fivetran.webhook_url")
+
 RETRIES = 3
 
 

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from readiness.checks import fail_on, record
-from readiness.config import ConfigError
+from readiness.checks import credential, fail_on, record
 from readiness.drivers.fivetran_api import FivetranApiError, FivetranRestApi, judge
 from readiness.drivers.http import tls_verify
 
@@ -24,16 +23,13 @@ def test_connectors_healthy_and_recent(fivetran, env, evidence_dir):
             f"FIV-03 not evaluated: {env.source.name} has no fivetran.api "
             "(the Fivetran REST API exists only for a real account; set it in staging)"
         )
-    try:
-        client = FivetranRestApi(
-            api.base_url,
-            api.api_key.value(),
-            api.api_secret.value(),
-            env.env.timeouts.http_s,
-            verify=tls_verify(fivetran.ca_bundle),
-        )
-    except ConfigError as e:
-        pytest.fail(f"configuration: fivetran.api: {e}", pytrace=False)
+    client = FivetranRestApi(
+        api.base_url,
+        credential(api.api_key, "fivetran.api.api_key"),
+        credential(api.api_secret, "fivetran.api.api_secret"),
+        env.env.timeouts.http_s,
+        verify=tls_verify(fivetran.ca_bundle),
+    )
     now = datetime.now(UTC)
     problems, seen = [], {}
     try:

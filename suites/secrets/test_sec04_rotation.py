@@ -14,6 +14,8 @@ from readiness.drivers.secret_store import SecretStoreError
 
 from .rotation import Rehearsal
 
+pytestmark = pytest.mark.rehearsal("rotates secrets.rotation.secret (adds a version, disables the old one)")
+
 _WHY = {
     "before": "the consumer rejects the current secret before anything changed",
     "grace-old": "the consumer dropped the old version as soon as a new one was added (no grace window)",
