@@ -53,7 +53,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory):
     certificates included), served in-process from the committed seeds."""
     home = tmp_path_factory.mktemp("cloudrun")
     service, revisions = load_seed(SEEDS / "service.json", SEEDS / "revisions.json")
-    runtime = Runtime(home / "containers")
+    runtime = Runtime(home / "containers", zygote=False)
     state = CloudRunState(
         service=service, revisions=revisions, images={}, runtime=runtime, urls=Urls("", "")
     )

@@ -50,7 +50,7 @@ def request_log():
 @pytest.fixture
 def cloudrun(tmp_path, request_log):
     service, revisions = load_seed(SEEDS / "service.json", SEEDS / "revisions.json")
-    runtime = Runtime(tmp_path / "containers")
+    runtime = Runtime(tmp_path / "containers", zygote=False)
     state = CloudRunState(
         service=service,
         revisions=revisions,

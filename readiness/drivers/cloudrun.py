@@ -208,14 +208,19 @@ def traffic_of(service: run_v2.Service) -> Traffic:
 
 
 def _pinned(percent: dict[str, int], tags: dict[str, str]) -> list[run_v2.TrafficTarget]:
-    by_rev = {rev: tag for tag, rev in tags.items()}
-    revisions = list(dict.fromkeys([*percent, *by_rev]))
-    return [
-        run_v2.TrafficTarget(
-            type_=_REVISION, revision=rev, percent=percent.get(rev, 0), tag=by_rev.get(rev, "")
+    """One target per revision (its share and first tag); a revision's further
+    tags (a revision may carry several) each get a 0 % target of their own."""
+    by_rev: dict[str, list[str]] = {}
+    for tag, rev in tags.items():
+        by_rev.setdefault(rev, []).append(tag)
+    out = []
+    for rev in dict.fromkeys([*percent, *by_rev]):
+        first, *more = by_rev.get(rev) or [""]
+        out.append(
+            run_v2.TrafficTarget(type_=_REVISION, revision=rev, percent=percent.get(rev, 0), tag=first)
         )
-        for rev in revisions
-    ]
+        out += [run_v2.TrafficTarget(type_=_REVISION, revision=rev, percent=0, tag=t) for t in more]
+    return out
 
 
 class CloudRunServing:

@@ -49,7 +49,11 @@ class ConnectionSource(Protocol):
 
 
 def parse_connection(body: object, url: str) -> Connection:
-    if not isinstance(body, dict) or body.get("code") != "Success" or "data" not in body:
+    if (
+        not isinstance(body, dict)
+        or body.get("code") != "Success"
+        or not isinstance(body.get("data"), dict)
+    ):
         raise FivetranApiError(f"GET {url}: not a Success answer: {str(body)[:200]}")
     data = dict(body["data"])
     data["schema_"] = data.pop("schema", None)
@@ -77,7 +81,11 @@ class FivetranRestApi:
             raise FivetranApiError(f"GET {url}: no answer ({type(e).__name__}: {e})") from e
         if r.status_code != 200:
             raise FivetranApiError(f"GET {url}: expected 200, got {r.status_code} {r.text[:200]!r}")
-        return parse_connection(r.json(), url)
+        try:
+            body = r.json()
+        except ValueError as e:
+            raise FivetranApiError(f"GET {url}: body is not JSON: {r.text[:200]!r}") from e
+        return parse_connection(body, url)
 
 
 def judge(conn: Connection, now: datetime, max_age: timedelta) -> list[str]:
