@@ -16,7 +16,7 @@ REHEARSE ?=
 GATE_ARGS = --env $(ENV) $(if $(SURFACES),--surfaces $(SURFACES)) $(if $(CRITERIA),--criteria $(CRITERIA)) \
 	$(if $(FAULT),--fault $(FAULT)) $(if $(filter 1 true yes,$(REHEARSE)),--rehearse)
 
-.PHONY: readiness test lint venv allure-cli clean faults compare
+.PHONY: readiness test test-fast lint venv allure-cli clean faults compare
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ test: $(VENV)/.installed
 	$(PY) -m coverage run -m pytest tests -n $(WORKERS) -q
 	@$(PY) -m coverage combine -q
 	$(PY) -m tests.coverage_gate
+
+## The inner loop: the library's unit tests and the gate-core runs, not the fault matrix,
+## the whole-surface runs or coverage (make test is the full proof CI runs).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests -n $(WORKERS) -q -m "not slow"
 
 ## List the stand-in's named faults and the criteria each must turn red.
 faults: $(VENV)/.installed

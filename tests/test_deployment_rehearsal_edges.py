@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.gate_runs import ROOT
+
+pytestmark = pytest.mark.slow
 
 DEP = ("--criteria", "DEP-05,DEP-06")
 

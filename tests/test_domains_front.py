@@ -361,6 +361,7 @@ def _dom05(gate_run, env: Path):
     return run.criterion("DOM-05"), run
 
 
+@pytest.mark.slow
 def test_mapping_front_ready_and_consistent_passes(gate_run, tmp_path):
     # Read live through the stand-in's v1 API (the builder fills in the endpoint).
     env = _env_file(
@@ -379,6 +380,7 @@ def test_mapping_front_ready_and_consistent_passes(gate_run, tmp_path):
     assert dom05["status"] == "pass", run.output[-2000:]
 
 
+@pytest.mark.slow
 def test_mapping_front_not_ready_fails(gate_run, tmp_path):
     doc = json.loads((SEEDS / "domainmappings.json").read_text())
     for c in doc["items"][0]["status"]["conditions"]:
@@ -397,6 +399,7 @@ def test_mapping_front_not_ready_fails(gate_run, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_mapping_front_with_load_balancer_ingress_is_an_error(gate_run, tmp_path):
     env = _env_file(
         tmp_path,
@@ -409,6 +412,7 @@ def test_mapping_front_with_load_balancer_ingress_is_an_error(gate_run, tmp_path
     assert "deployment.expect.ingress" in dom05["message"]
 
 
+@pytest.mark.slow
 def test_no_front_is_not_evaluated(gate_run, tmp_path):
     env = _env_file(tmp_path, {"targets": TARGETS})
     dom05, run = _dom05(gate_run, env)
@@ -417,6 +421,7 @@ def test_no_front_is_not_evaluated(gate_run, tmp_path):
     assert run.gate["verdict"] == "GO"  # DOM-05 is adjacent: it does not block
 
 
+@pytest.mark.slow
 def test_certificates_denied_is_not_evaluated(gate_run, tmp_path):
     env = _env_file(
         tmp_path,

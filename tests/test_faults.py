@@ -11,6 +11,8 @@ import pytest
 
 from fixtures.standin.faults import FAULTS
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_turns_exactly_its_criteria_red(gate_run, name):

@@ -23,6 +23,8 @@ import pytest
 
 from tests.gate_runs import ROOT, GateRun, run_gate
 
+pytestmark = pytest.mark.slow
+
 UNBUILT = ("surface not built", "check not built")
 
 # What staging.yaml reads for pacing, shortened for a test: the settings that

@@ -389,6 +389,7 @@ def test_monitoring_setting_replaces_deployed_policies():
     ("served", "live"),
     [(PROJECT, "pass"), ("someone-elses-project", "not_evaluated")],
 )
+@pytest.mark.slow
 def test_staging_env_judges_a_monitoring_api_through_its_variables(
     gate_run, monkeypatch, served, live
 ):

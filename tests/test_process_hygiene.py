@@ -17,6 +17,8 @@ import pytest
 from fixtures.standin.reaper import marked
 from tests.gate_runs import ROOT
 
+pytestmark = pytest.mark.slow
+
 SURFACES = "deployment,billing"  # dct revisions, the front door, PostgreSQL, the control plane
 
 

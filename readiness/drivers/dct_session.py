@@ -45,7 +45,10 @@ def _serve(reply_fd: int) -> None:
             rc: int = 0
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
-                    app(req["args"], standalone_mode=False)
+                    # Outside standalone mode click returns the code of an Exit
+                    # (`raise typer.Exit(1)`) rather than raising it.
+                    code = app(req["args"], standalone_mode=False)
+                    rc = code if isinstance(code, int) and not isinstance(code, bool) else 0
                 except SystemExit as e:
                     rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
                 except Exception as e:  # a crash in dct is a finding, reported like the CLI would
@@ -83,8 +86,12 @@ class DctSession:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
         assert self._proc is not None and self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps({"args": args, "cwd": str(cwd), "env": env}) + "\n")
-        self._proc.stdin.flush()
+        try:
+            self._proc.stdin.write(json.dumps({"args": args, "cwd": str(cwd), "env": env}) + "\n")
+            self._proc.stdin.flush()
+        except OSError as e:  # the process died between the check and the write
+            self.close()
+            raise SessionError(f"dct session exited before `dct {' '.join(args[:2])}`: {e}") from e
         deadline = time.monotonic() + timeout_s
         ready, _, _ = select.select([self._reply], [], [], max(0.0, deadline - time.monotonic()))
         line = self._reply.readline() if ready else ""

@@ -163,9 +163,14 @@ class SecretManagerStore:
 
     def versions(self, name: str) -> tuple[VersionInfo, ...]:
         """Every version, newest first: one list call, no secret metadata."""
-        found = self._call(
-            f"list versions of {name}", self.client.list_secret_versions, parent=self._name(name)
-        )
+        try:
+            found = self._call(
+                f"list versions of {name}",
+                self.client.list_secret_versions,
+                parent=self._name(name),
+            )
+        except gexc.NotFound as e:
+            raise SecretStoreError(f"Secret Manager list versions of {name}: not found") from e
         return tuple(
             sorted((to_version_info(v) for v in found), key=lambda v: v.number, reverse=True)
         )
@@ -194,12 +199,15 @@ class SecretManagerStore:
         return resp.payload.data
 
     def add_version(self, name: str, payload: bytes) -> VersionInfo:
-        v = self._call(
-            f"add version to {name}",
-            self.client.add_secret_version,
-            parent=self._name(name),
-            payload=secretmanager.SecretPayload(data=payload),
-        )
+        try:
+            v = self._call(
+                f"add version to {name}",
+                self.client.add_secret_version,
+                parent=self._name(name),
+                payload=secretmanager.SecretPayload(data=payload),
+            )
+        except gexc.NotFound as e:
+            raise SecretStoreError(f"Secret Manager add version to {name}: not found") from e
         return to_version_info(v)
 
     def set_state(self, name: str, version: int, state: str) -> VersionInfo:
@@ -208,7 +216,12 @@ class SecretManagerStore:
             "DISABLED": self.client.disable_secret_version,
             "DESTROYED": self.client.destroy_secret_version,
         }[state]
-        v = self._call(
-            f"set {name}/{version} {state}", method, name=f"{self._name(name)}/versions/{version}"
-        )
+        try:
+            v = self._call(
+                f"set {name}/{version} {state}",
+                method,
+                name=f"{self._name(name)}/versions/{version}",
+            )
+        except gexc.NotFound as e:
+            raise SecretStoreError(f"Secret Manager set {name}/{version} {state}: not found") from e
         return to_version_info(v)
