@@ -489,6 +489,24 @@ def test_a_missing_secret_version_is_a_store_error_naming_it(secret_api):
         secret_api.access("no-such-secret", "latest")
 
 
+def test_writes_to_a_missing_secret_are_store_errors_naming_it(secret_api):
+    """A rotation rollback catches SecretStoreError; a raw NotFound would stop
+    the rollback actions that follow it."""
+    cases = [
+        (lambda: secret_api.versions("no-such-secret"), "list versions of no-such-secret"),
+        (lambda: secret_api.add_version("no-such-secret", b"x"), "add version to no-such-secret"),
+        (
+            lambda: secret_api.set_state("no-such-secret", 1, "DISABLED"),
+            "set no-such-secret/1 DISABLED",
+        ),
+    ]
+    for call, step in cases:
+        with pytest.raises(SecretStoreError) as e:
+            call()
+        assert str(e.value) == f"Secret Manager {step}: not found"
+        assert not e.value.denied
+
+
 def _secret_manager_that(answer: str) -> Starlette:
     async def handle(_request: Request) -> Response:
         if answer == "denied":

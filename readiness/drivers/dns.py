@@ -26,7 +26,7 @@ import dns.exception
 import dns.resolver
 from pydantic import BaseModel, ConfigDict, Field
 
-from readiness.drivers.google_api import call, credentials, discovery_client
+from readiness.drivers.google_api import call, discovery_client
 
 RUN_VIEWER = "roles/run.viewer"
 COMPUTE_VIEWER = "roles/compute.viewer"
@@ -140,25 +140,6 @@ def run_v1_endpoint(region: str) -> str:
     return f"https://{region}-run.googleapis.com/"
 
 
-def _google_regional_client(api: str, version: str, url: str, timeout_s: float) -> Any:
-    """Google's discovery client at one of Google's own regional hosts, with
-    application default credentials. ``discovery_client`` treats any endpoint
-    as a compatible server reached anonymously, which Google would refuse."""
-    import httplib2
-    from google_auth_httplib2 import AuthorizedHttp
-    from googleapiclient.discovery import build
-
-    http = AuthorizedHttp(credentials(None), http=httplib2.Http(timeout=timeout_s))
-    return build(
-        api,
-        version,
-        http=http,
-        static_discovery=True,
-        cache_discovery=False,
-        client_options={"api_endpoint": url},
-    )
-
-
 class CloudRunMappings:
     """A project's domain mappings through Cloud Run Admin API v1
     (``namespaces.domainmappings.list``), on Google's discovery client.
@@ -179,13 +160,17 @@ class CloudRunMappings:
 
     def _resource(self) -> Any:
         if self._client is None:
-            if self.endpoint:
-                build: Any = discovery_client
-                args: tuple[Any, ...] = ("run", "v1", self.endpoint, self.timeout_s)
-            else:
-                build = _google_regional_client
-                args = ("run", "v1", run_v1_endpoint(self.region), self.timeout_s)
-            self._client = call(self.label, "create run v1 client", build, *args, role=RUN_VIEWER)
+            self._client = call(
+                self.label,
+                "create run v1 client",
+                discovery_client,
+                "run",
+                "v1",
+                self.endpoint,
+                self.timeout_s,
+                google_host=run_v1_endpoint(self.region),
+                role=RUN_VIEWER,
+            )
         return self._client.namespaces().domainmappings()
 
     def request(self, token: str | None = None) -> Any:

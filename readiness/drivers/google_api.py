@@ -147,16 +147,25 @@ def gapic_options(endpoint: str | None) -> dict[str, Any]:
     }
 
 
-def discovery_client(api: str, version: str, endpoint: str | None, timeout_s: float) -> Any:
+def discovery_client(
+    api: str,
+    version: str,
+    endpoint: str | None,
+    timeout_s: float,
+    google_host: str | None = None,
+) -> Any:
     """Google's discovery-based client for ``api``/``version`` from the description
     in the library's wheel (no network for the description), every request
-    bounded by ``timeout_s``."""
+    bounded by ``timeout_s``. ``endpoint`` is a compatible server, reached
+    anonymously; without one, Google with application default credentials, at
+    ``google_host`` where the API answers only on a regional host."""
     import httplib2
     from google_auth_httplib2 import AuthorizedHttp
     from googleapiclient.discovery import build
 
     http = AuthorizedHttp(credentials(endpoint), http=httplib2.Http(timeout=timeout_s))
-    options = {"api_endpoint": endpoint.rstrip("/") + "/"} if endpoint else None
+    host = endpoint or google_host
+    options = {"api_endpoint": host.rstrip("/") + "/"} if host else None
     return build(
         api,
         version,
