@@ -49,14 +49,14 @@ readiness: $(VENV)/.installed .tools/.installed
 ## staging env judging the stand-in; then every live driver class must have run (>= 90 %).
 test: $(VENV)/.installed
 	@rm -rf .gate-work/coverage && mkdir -p .gate-work/coverage
-	$(PY) -m coverage run -m pytest tests -n $(WORKERS) -q
+	$(PY) -m coverage run -m pytest tests -n $(WORKERS) --dist loadgroup -q --durations=15
 	@$(PY) -m coverage combine -q
 	$(PY) -m tests.coverage_gate
 
 ## The inner loop: the library's unit tests and the gate-core runs, not the fault matrix,
 ## the whole-surface runs or coverage (make test is the full proof CI runs).
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest tests -n $(WORKERS) -q -m "not slow"
+	$(PY) -m pytest tests -n $(WORKERS) --dist loadgroup -q -m "not slow"
 
 ## List the stand-in's named faults and the criteria each must turn red.
 faults: $(VENV)/.installed

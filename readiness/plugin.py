@@ -86,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--today", dest="readiness_today", help="judge waiver expiry as of this date (YYYY-MM-DD)"
     )
     group.addoption(
+        "--render-cache",
+        dest="readiness_render_cache",
+        default=os.environ.get("READINESS_RENDER_CACHE") or None,
+        help="reuse packs renders whose inputs are unchanged, kept in this directory "
+        "(READINESS_RENDER_CACHE; default off; see readiness/drivers/render_cache.py)",
+    )
+    group.addoption(
         "--blocking-tiers",
         dest="readiness_blocking",
         default="critical",

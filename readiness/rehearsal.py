@@ -65,7 +65,10 @@ def _family(dtype: str) -> str | None:
 def edge_rows(table: Table, now: datetime) -> list[dict[str, object]]:
     """Rows of nulls, unicode, extremes and timezone edges for one table, each
     live (not soft-deleted) and freshly synced so every pack query reads it."""
-    synced = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    # Synced as of the hour: the rows stay fresh for every pack query, and the
+    # variant's data stays the same for an hour (the render cache keys on it).
+    synced = now.astimezone(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    synced_text = synced.isoformat(sep=" ")
     rows: list[dict[str, object]] = []
     for i in range(5):
         row: dict[str, object] = {}
@@ -73,7 +76,7 @@ def edge_rows(table: Table, now: datetime) -> list[dict[str, object]]:
             if col.name == "_fivetran_deleted":
                 row[col.name] = False
             elif col.name.startswith(SYSTEM_PREFIX) and _family(col.type) == "timestamp":
-                row[col.name] = synced
+                row[col.name] = synced_text
             elif i == 0 and col.nullable:
                 row[col.name] = None
             else:

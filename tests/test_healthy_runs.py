@@ -23,7 +23,8 @@ import pytest
 
 from tests.gate_runs import ROOT, GateRun, run_gate
 
-pytestmark = pytest.mark.slow
+# One worker runs the module, so both comparisons share one local run.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("healthy-standin")]
 
 UNBUILT = ("surface not built", "check not built")
 

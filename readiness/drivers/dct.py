@@ -143,8 +143,11 @@ class DctCli:
         self.session = session
 
     def boards(self, pattern: str) -> list[str]:
+        # A folder's meta.yml cascades into its boards; dct never serves it as one.
         return sorted(
-            p.relative_to(self.project_dir).as_posix() for p in self.project_dir.glob(pattern)
+            p.relative_to(self.project_dir).as_posix()
+            for p in self.project_dir.glob(pattern)
+            if p.name not in ("meta.yml", "meta.yaml")
         )
 
     def _run(self, args: list[str], warehouse: Path | None) -> subprocess.CompletedProcess[str]:
@@ -178,23 +181,18 @@ class DctCli:
     def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]:
         """`dct validate --json --strict --warehouse`: schema, references, and
         every query DESCRIBEd against the warehouse (ERR-WAREHOUSE-QUERY-INVALID)."""
-        proc = self._run(["validate", "--json", "--strict", "--warehouse", *boards], warehouse)
+        return {b: board_validation(b, e) for b, e in self.validate_raw(boards, warehouse).items()}
+
+    def validate_raw(self, boards: list[str], warehouse: Path | None) -> dict[str, dict[str, Any]]:
+        """dct's own JSON entry per board path, as printed."""
+        proc = self._run(["validate", *VALIDATE_ARGS, *boards], warehouse)
         try:
             raw = json.loads(proc.stdout)
         except json.JSONDecodeError as e:
             tail = (proc.stderr or proc.stdout).strip()[-400:]
             raise DctError(f"dct validate printed no JSON (exit {proc.returncode}): {tail}") from e
         entries = raw if isinstance(raw, list) else [raw]
-        out: dict[str, BoardValidation] = {}
-        for e in entries:
-            board = str(e.get("path", ""))
-            out[board] = BoardValidation(
-                board=board,
-                success=bool(e.get("success")),
-                errors=tuple(_diag(d) for d in e.get("errors", [])),
-                warnings=tuple(_diag(d) for d in e.get("warnings", [])),
-            )
-        return out
+        return {str(e.get("path", "")): e for e in entries}
 
     def render(
         self, boards: list[str], warehouse: Path | None, out_dir: Path
@@ -202,36 +200,54 @@ class DctCli:
         """`dct render --format json` for every board in one process. Chart
         errors are kept in the output (--allow-chart-errors) so each one can be
         attributed; a board with no output is a board-level error."""
+        return {b: board_render(b, r) for b, r in self.render_raw(boards, warehouse, out_dir).items()}
+
+    def render_raw(
+        self, boards: list[str], warehouse: Path | None, out_dir: Path
+    ) -> dict[str, dict[str, Any] | str]:
+        """Per board: dct's JSON output, or (no output) the board-level error."""
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
         proc = self._run(
-            [
-                "render",
-                *boards,
-                "--format",
-                "json",
-                "--output",
-                str(out_dir / "{dir}" / "{stem}.json"),
-                "--allow-chart-errors",
-                "--no-cache",
-            ],
+            ["render", *boards, *RENDER_ARGS, "--output", str(out_dir / "{dir}" / "{stem}.json")],
             warehouse,
         )
-        results: dict[str, BoardRender] = {}
+        results: dict[str, dict[str, Any] | str] = {}
         for board in boards:
             produced = out_dir / Path(board).with_suffix(".json")
-            if not produced.exists():
-                results[board] = BoardRender(board=board, board_error=_board_error(board, proc))
-                continue
-            body = json.loads(produced.read_text())
-            results[board] = BoardRender(
-                board=board,
-                title=str(body.get("title") or ""),
-                charts=tuple(_charts(body.get("items", []))),
-                warnings=tuple(_diag(w) for w in body.get("warnings", [])),
+            results[board] = (
+                json.loads(produced.read_text())
+                if produced.exists()
+                else _board_error(board, proc)
             )
         return results
+
+
+# The flags every call passes; a render cache keys on them.
+VALIDATE_ARGS = ("--json", "--strict", "--warehouse")
+RENDER_ARGS = ("--format", "json", "--allow-chart-errors", "--no-cache")
+
+
+def board_validation(board: str, e: dict[str, Any]) -> BoardValidation:
+    return BoardValidation(
+        board=board,
+        success=bool(e.get("success")),
+        errors=tuple(_diag(d) for d in e.get("errors", [])),
+        warnings=tuple(_diag(d) for d in e.get("warnings", [])),
+    )
+
+
+def board_render(board: str, raw: dict[str, Any] | str) -> BoardRender:
+    """The gate's reading of one board's `dct render --format json` output."""
+    if isinstance(raw, str):
+        return BoardRender(board=board, board_error=raw)
+    return BoardRender(
+        board=board,
+        title=str(raw.get("title") or ""),
+        charts=tuple(_charts(raw.get("items", []))),
+        warnings=tuple(_diag(w) for w in raw.get("warnings", [])),
+    )
 
 
 def _board_error(board: str, proc: subprocess.CompletedProcess[str]) -> str:

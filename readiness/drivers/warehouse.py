@@ -7,6 +7,7 @@ copy the caller owns.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,38 @@ class DuckDBWarehouse:
                 f"select max({_q(column)}) from {_q(table.schema)}.{_q(table.name)}"
             ).fetchone()
         return row[0] if row else None
+
+    def fingerprint(self) -> str:
+        """The warehouse's content, hashed: every table's columns and rows in
+        storage order, every view's and macro's SQL. Two files with the same
+        data give the same value wherever they are; one changed cell, renamed
+        column or reordered insert gives another."""
+        h = hashlib.sha256()
+        with self._connect() as con:
+            tables = con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                "where not internal order by 1, 2"
+            ).fetchall()
+            for schema, name in tables:
+                target = f"{_q(schema)}.{_q(name)}"
+                cols = con.execute(f"describe {target}").fetchall()
+                count, digest = con.execute(
+                    f"select count(*), md5(string_agg(md5(t::varchar), '' order by rowid)) "
+                    f"from {target} t"
+                ).fetchone() or (0, None)
+                h.update(repr((schema, name, [c[:3] for c in cols], count, digest)).encode())
+            for row in con.execute(
+                "select schema_name, view_name, sql from duckdb_views() "
+                "where not internal order by 1, 2"
+            ).fetchall():
+                h.update(repr(("view", *row)).encode())
+            for row in con.execute(
+                "select schema_name, function_name, function_type, macro_definition::varchar "
+                "from duckdb_functions() where not internal and function_type like '%macro' "
+                "order by 1, 2, 4"
+            ).fetchall():
+                h.update(repr(("macro", *row)).encode())
+        return h.hexdigest()
 
     def scratch_copy(self, dest: Path) -> ScratchWarehouse:
         dest.parent.mkdir(parents=True, exist_ok=True)

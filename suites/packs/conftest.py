@@ -6,6 +6,7 @@ can name any dct project and any DuckDB warehouse.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from readiness.boards import BoardSpec, load_board
+from readiness.checks import record
 from readiness.config import EnvConfig, PacksConfig
-from readiness.drivers.dct import BoardRender, DctCli, DctError
+from readiness.drivers.dct import BoardRender, DctCli, DctError, Renderer
 from readiness.drivers.dct_session import DctSession
+from readiness.drivers.render_cache import CachedRenderer, RenderCache
 from readiness.drivers.warehouse import DuckDBWarehouse, Table, WarehouseError
 from readiness.plugin import surface_config
 from readiness.rehearsal import shared_render
@@ -43,14 +46,44 @@ def dct_session() -> Iterator[DctSession]:
 
 
 @pytest.fixture(scope="session")
-def dct(packs: PacksConfig, env: EnvConfig, dct_session: DctSession) -> DctCli:
-    return DctCli(
-        packs.project_dir, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session
+def render_cache(pytestconfig: pytest.Config, evidence_dir: Path) -> Iterator[RenderCache | None]:
+    """``--render-cache DIR``: reuse renders whose every input is unchanged."""
+    where = pytestconfig.getoption("readiness_render_cache")
+    if not where:
+        yield None
+        return
+    cache = RenderCache(Path(where))
+    yield cache
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    record(
+        evidence_dir,
+        f"packs/render-cache{'-' + worker if worker else ''}",
+        {"dir": str(where), **cache.stats.summary()},
     )
 
 
 @pytest.fixture(scope="session")
-def boards(dct: DctCli, packs: PacksConfig) -> list[str]:
+def renderer(
+    packs: PacksConfig, env: EnvConfig, dct_session: DctSession, render_cache: RenderCache | None
+) -> Callable[[Path], Renderer]:
+    """The dct of a pack project, through the render cache when one is asked for."""
+
+    def make(project_dir: Path) -> Renderer:
+        cli = DctCli(
+            project_dir, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session
+        )
+        return CachedRenderer(cli, render_cache) if render_cache is not None else cli
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def dct(packs: PacksConfig, renderer: Callable[[Path], Renderer]) -> Renderer:
+    return renderer(packs.project_dir)
+
+
+@pytest.fixture(scope="session")
+def boards(dct: Renderer, packs: PacksConfig) -> list[str]:
     found = dct.boards(packs.boards)
     if not found:
         pytest.fail(
@@ -89,11 +122,11 @@ def packs_workdir(workdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def renders(
     packs_workdir: Path,
-) -> Callable[[DctCli, list[str], str, Prepare], dict[str, BoardRender]]:
+) -> Callable[[Renderer, list[str], str, Prepare], dict[str, BoardRender]]:
     """Render a board set against a warehouse variant, once per run."""
 
     def get(
-        renderer: DctCli, board_list: list[str], variant: str, prepare: Prepare
+        renderer: Renderer, board_list: list[str], variant: str, prepare: Prepare
     ) -> dict[str, BoardRender]:
         try:
             return shared_render(packs_workdir, variant, renderer, board_list, prepare)
@@ -105,7 +138,7 @@ def renders(
 
 @pytest.fixture(scope="session")
 def healthy(
-    renders, dct: DctCli, boards: list[str], packs: PacksConfig, tables: list[Table]
+    renders, dct: Renderer, boards: list[str], packs: PacksConfig, tables: list[Table]
 ) -> dict[str, BoardRender]:
     """Every board rendered against the warehouse as it is: the baseline the
     rehearsals are judged against."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 
 from readiness.checks import fail_on, record
-from readiness.drivers.dct import DctCli
 from readiness.rehearsal import first_line, render_problems
 
 
 @pytest.mark.criterion("PACK-07")
 def test_previous_pack_version_validates_and_renders(
-    packs, env, renders, tables, dct_session, evidence_dir
+    packs, renderer, renders, tables, evidence_dir
 ):
     previous = packs.previous_project_dir
     if previous is None:
@@ -22,7 +21,7 @@ def test_previous_pack_version_validates_and_renders(
             f"PACK-07 previous version {previous}: no dbt_charts.yml (not a dct project)",
             pytrace=False,
         )
-    dct = DctCli(previous, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session)
+    dct = renderer(previous)
     boards = dct.boards(packs.boards)
     if not boards:
         pytest.fail(
