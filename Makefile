@@ -49,7 +49,7 @@ readiness: $(VENV)/.installed .tools/.installed
 ## staging env judging the stand-in; then every live driver class must have run (>= 90 %).
 test: $(VENV)/.installed
 	@rm -rf .gate-work/coverage && mkdir -p .gate-work/coverage
-	$(PY) -m coverage run -m pytest tests -n $(WORKERS) --dist loadgroup -q --durations=15
+	$(PY) -m coverage run -m pytest tests -n $(WORKERS) --dist loadgroup -q --durations=15 --junitxml=.gate-work/make-test.xml
 	@$(PY) -m coverage combine -q
 	$(PY) -m tests.coverage_gate
 
