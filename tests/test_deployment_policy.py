@@ -148,3 +148,18 @@ def test_settings_reject_bad_steps_and_missing_service():
 def test_board_paths_follow_dct_serve_urls():
     paths = board_url_paths(ROOT / "fixtures/packs", "charts/**/*.yml")
     assert "/stripe/revenue/" in paths and len(paths) == 8
+
+
+def test_dep07_blames_a_slow_stop_only_for_requests_the_sigkill_cut():
+    from suites.deployment.rehearsal import Sample
+    from suites.deployment.shutdown import ShutdownResult
+
+    def result(stop_after: float, ends: list[float]) -> ShutdownResult:
+        samples = [Sample(0.1, end, "stop", "/b", 200, "t") for end in ends]
+        return ShutdownResult(stopped_at_s=1.0, stopped_after_s=stop_after, samples=samples)
+
+    assert result(4.0, [3.0, 4.5]).open_at_kill(10.0) == []  # stopped within the grace
+    # A busy machine's slow exit after the last answer: nothing was cut.
+    assert result(11.3, [6.0, 9.5]).open_at_kill(10.0) == []
+    cut = result(12.0, [6.0, 11.5]).open_at_kill(10.0)
+    assert [s.end for s in cut] == [11.5]

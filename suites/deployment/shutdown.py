@@ -32,12 +32,22 @@ class ShutdownResult:
     url: str = ""
     requests: int = 0
     in_flight_at_stop: int = 0
+    # When the stop was sent (seconds into the rehearsal) and how long it took.
+    stopped_at_s: float | None = None
     stopped_after_s: float | None = None
     samples: list[Sample] = field(default_factory=list)
     cleanup: str = ""
 
     def failures(self) -> list[Sample]:
         return [s for s in self.samples if not s.ok]
+
+    def open_at_kill(self, grace_s: float) -> list[Sample]:
+        """Requests still running when the platform's SIGKILL came (none if the
+        instance stopped within the grace)."""
+        if self.stopped_after_s is None or self.stopped_after_s < grace_s:
+            return []
+        kill_at = (self.stopped_at_s or 0.0) + grace_s
+        return [s for s in self.samples if s.end >= kill_at]
 
 
 def with_nonce(path: str, rng: random.Random) -> str:
@@ -89,7 +99,7 @@ def stop_with_inflight(
         for t in threads:
             t.start()
         time.sleep(spec.inflight_settle_s)
-        stop_at = time.monotonic() - t0
+        stop_at = result.stopped_at_s = time.monotonic() - t0
         result.stopped_after_s = instances.stop(running)
         for t in threads:
             t.join(timeout=timeout_s + spec.shutdown_grace_s + 5)

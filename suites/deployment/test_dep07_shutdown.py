@@ -40,9 +40,13 @@ def test_stop_lets_requests_in_flight_complete(
             f"DEP-07 {len(failed)} of {result.requests} requests in flight when the instance "
             f"was stopped failed (first: {f.path} -> {f.status or f.error})"
         )
-    if result.stopped_after_s is not None and result.stopped_after_s >= grace:
+    # A stop that outlasts the grace is SIGKILLed; that harms only requests
+    # still running then. A slow exit after the last answer (a busy machine's
+    # interpreter teardown) loses nothing, so it is recorded, not failed.
+    if cut := result.open_at_kill(grace):
         problems.append(
-            f"DEP-07 the instance took {result.stopped_after_s:.1f} s to stop (SIGKILL comes at {grace:.0f} s)"
+            f"DEP-07 the instance took {result.stopped_after_s:.1f} s to stop: the SIGKILL at "
+            f"{grace:.0f} s cut {len(cut)} request(s) still in flight"
         )
     if result.in_flight_at_stop == 0:
         problems.append(
