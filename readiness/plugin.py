@@ -141,6 +141,9 @@ def pytest_configure(config: pytest.Config) -> None:
         gate = _gate_from_worker(root, worker[_WORKER_KEY])
         config.stash[gate_key] = gate
         config.pluginmanager.register(_WorkerHooks(gate), "readiness-worker")
+        # The checks run here, so Allure must write here: a worker gets the
+        # controller's command line, not the options it set.
+        _allure_into(config, gate.run_dir)
         return
 
     _stop_on_sigterm(config)
@@ -209,13 +212,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "htmlpath", "missing") is None:
         config.option.htmlpath = str(run_dir / "report.html")
         config.option.self_contained_html = True
-    if getattr(config.option, "allure_report_dir", "missing") is None:
-        config.option.allure_report_dir = str(run_dir / "allure-results")
+    _allure_into(config, run_dir)
     config.pluginmanager.register(_ControllerHooks(gate, config), "readiness-controller")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(gate), "readiness-xdist")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlSummary(gate), "readiness-html")
+
+
+def _allure_into(config: pytest.Config, run_dir: Path) -> None:
+    """allure-pytest reads its option in its own pytest_configure, after ours."""
+    if getattr(config.option, "allure_report_dir", "missing") is None:
+        config.option.allure_report_dir = str(run_dir / "allure-results")
 
 
 def _stop_on_sigterm(config: pytest.Config) -> None:

@@ -222,3 +222,11 @@ def test_the_report_names_the_env_by_its_name_not_its_file(gate_run, tmp_path):
     run = gate_run("--env", str(path), *QUICK)
     assert run.gate["env"] == "local"
     assert "(env `local`)" in (run.run_dir / "gate.md").read_text()
+
+
+def test_allure_results_are_written_under_xdist(gate_run):
+    """The checks run in the workers; each writes its Allure result there."""
+    run = gate_run("--surfaces", "operations", "-n", "2", "--dist", "loadfile")
+    results = list((run.run_dir / "allure-results").glob("*-result.json"))
+    judged = [c for c in run.gate["criteria"] if c["in_scope"] and c["status"] == "pass"]
+    assert len(results) >= len(judged) > 0, run.output[-1500:]
