@@ -147,7 +147,7 @@ class DctCli:
         return sorted(
             p.relative_to(self.project_dir).as_posix()
             for p in self.project_dir.glob(pattern)
-            if p.name not in ("meta.yml", "meta.yaml")
+            if p.name not in META_FILES
         )
 
     def _run(self, args: list[str], warehouse: Path | None) -> subprocess.CompletedProcess[str]:
@@ -223,6 +223,9 @@ class DctCli:
             )
         return results
 
+
+# Folder-level cascade files: inputs of the boards below them, never boards.
+META_FILES = frozenset({"meta.yml", "meta.yaml"})
 
 # The flags every call passes; a render cache keys on them.
 VALIDATE_ARGS = ("--json", "--strict", "--warehouse")

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness.drivers.dct import (
+    META_FILES,
     RENDER_ARGS,
     VALIDATE_ARGS,
     BoardRender,
@@ -58,7 +59,6 @@ _CLOCK = re.compile(
     re.IGNORECASE,
 )
 _ENV_VAR = re.compile(r"env_var\(\s*['\"]([^'\"]+)['\"]")
-_META = frozenset({"meta.yml", "meta.yaml"})
 _PROCESS_ENV = ("TZ", "LANG", "LC_ALL", "LC_TIME", "LC_NUMERIC")
 
 
@@ -122,7 +122,7 @@ class ProjectKeys:
         except Exception as e:  # dct cannot resolve it: its render will say why
             return None, f"dct could not resolve what {board} reads: {type(e).__name__}"
         # Folder meta.yml cascades into every board below it: never left out.
-        left_out = {o for o in others - reads if Path(o).name not in _META}
+        left_out = {o for o in others - reads if Path(o).name not in META_FILES}
         inputs = sorted(set(self.files) - left_out)
         sql = reads | {p for p in inputs if p.endswith(".sql") or p == "dbt_charts.yml"}
         if any(_CLOCK.search(self.files[p].decode("utf-8", "replace")) for p in sql if p in self.files):
