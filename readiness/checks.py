@@ -22,6 +22,16 @@ except ImportError:  # pragma: no cover
     allure = None
 
 
+GATE_ERROR = "gate_error"
+"""user_properties key the plugin reads: the check stopped on a GateError."""
+
+
+class GateError(Exception):
+    """The gate itself could not do its part (build a scratch copy, run a
+    tool): the criterion is ``error`` naming the cause, never a failure the
+    launch review would pin on the system."""
+
+
 def fail_on(problems: list[str], what: str) -> None:
     """Fail naming every problem, the first on the first line; pass when none."""
     if not problems:

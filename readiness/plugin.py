@@ -17,11 +17,13 @@ import shutil
 import signal
 from datetime import UTC, date, datetime
 from pathlib import Path
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 from readiness import evidence, hookspecs
+from readiness.checks import GATE_ERROR, GateError
 from readiness.config import ConfigError, EnvConfig, load_env
 from readiness.criteria import Catalog, CatalogError, Tier, load_catalog
 from readiness.gate import Gate, build_report
@@ -128,6 +130,18 @@ def _scope(
         partial=bool(surfaces or criteria),
     )
     return scope, errors
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Mark a check that stopped on the gate's own failure (GateError), so its
+    criterion is ``error``, not a failure of the system judged."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(GateError):
+        report.user_properties.append((GATE_ERROR, str(call.excinfo.value)))
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -403,8 +417,11 @@ class _ControllerHooks:
         ids = [v for k, v in report.user_properties if k == "criterion"]
         if not ids:
             return
+        gate_error = any(k == GATE_ERROR for k, _ in report.user_properties)
         if report.when == "call":
             kind = "failed" if report.failed else "skipped" if report.skipped else "passed"
+            if report.failed and gate_error:
+                kind = "error"
         elif report.failed:
             kind = "error"
         elif report.skipped:
@@ -414,6 +431,9 @@ class _ControllerHooks:
         before = gate.outcomes.get(report.nodeid)
         if before is None or _RANK[kind] > _RANK[before.outcome]:
             message = "" if kind == "passed" else _first_line(report)
+            if gate_error:
+                text = next(str(v) for k, v in report.user_properties if k == GATE_ERROR)
+                message = f"gate error: {text.strip().splitlines()[0] if text.strip() else text}"
             gate.outcomes[report.nodeid] = Outcome(
                 nodeid=report.nodeid, outcome=kind, message=message, duration_s=report.duration
             )
