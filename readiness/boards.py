@@ -1,7 +1,8 @@
 """A dct board's authored parts (title, notes, queries, charts) and the
 warehouse columns its SQL reads.
 
-Lineage comes from sqlglot (DuckDB dialect), which dbt-charts already installs;
+Lineage comes from sqlglot, in the warehouse adapter's dialect (dbt-charts
+already installs it);
 a statement it cannot parse (Jinja, exotic syntax) falls back to identifier
 tokens, which over-approximates: a rehearsal may then expect an error that a
 query never reads, and says which column, rather than miss one it does.
@@ -18,7 +19,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from readiness.drivers.warehouse import SYSTEM_PREFIX, Table
+from readiness.drivers.warehouses import SYSTEM_PREFIX, Table
 
 _STRINGS = re.compile(r"'(?:[^']|'')*'")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -77,16 +78,33 @@ def load_board(project_dir: Path, board: str) -> BoardSpec:
     )
 
 
-def _parsed_refs(sql: str) -> tuple[set[str], set[str]] | None:
+_JINJA_EXPR = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+
+
+def _untemplated(sql: str) -> str | None:
+    """The SQL with each ``{{ expr }}`` as a literal 1 (None: control blocks)."""
+    if "{%" in sql:
+        return None
+    return _JINJA_EXPR.sub("1", sql)
+
+
+def _parse(sql: str, dialect: str) -> list[exp.Expression] | None:
+    text = _untemplated(sql)
+    if text is None:
+        return None
     try:
-        trees = sqlglot.parse(sql, read="duckdb")
+        return [t for t in sqlglot.parse(text, read=dialect) if t is not None]
     except sqlglot.errors.SqlglotError:
+        return None
+
+
+def _parsed_refs(sql: str, dialect: str) -> tuple[set[str], set[str]] | None:
+    trees = _parse(sql, dialect)
+    if trees is None:
         return None
     tables: set[str] = set()
     columns: set[str] = set()
     for tree in trees:
-        if tree is None:
-            continue
         for t in tree.find_all(exp.Table):
             if t.db:
                 tables.add(f"{t.db}.{t.name}".lower())
@@ -101,9 +119,9 @@ def _token_refs(sql: str) -> tuple[set[str], set[str]]:
     return tables, {t.lower() for t in _IDENT.findall(bare)}
 
 
-def column_refs(sql: str, tables: list[Table]) -> dict[Table, set[str]]:
+def column_refs(sql: str, tables: list[Table], dialect: str = "duckdb") -> dict[Table, set[str]]:
     """Warehouse columns (system columns aside) that ``sql`` reads, per table."""
-    refs = _parsed_refs(sql) or _token_refs(sql)
+    refs = _parsed_refs(sql, dialect) or _token_refs(sql)
     named_tables, named_columns = refs
     out: dict[Table, set[str]] = {}
     for t in tables:
@@ -117,3 +135,40 @@ def column_refs(sql: str, tables: list[Table]) -> dict[Table, set[str]]:
         if cols:
             out[t] = cols
     return out
+
+
+def missing_refs(sql: str, tables: list[Table], dialect: str) -> list[str]:
+    """What ``sql`` reads that the warehouse lacks: ``schema.table`` in a schema
+    the warehouse has, or a column that is in none of the tables the statement
+    reads and is no alias it defines. Conservative by design: a name it cannot
+    place for sure (unparsable SQL, Jinja control blocks) is not reported,
+    because a false "missing" would fail a healthy pack."""
+    trees = _parse(sql, dialect)
+    if trees is None:
+        return []
+    known = {t.qualified.lower(): t for t in tables}
+    schemas = {t.schema.lower() for t in tables}
+    found: list[str] = []
+    for tree in trees:
+        read: list[Table] = []
+        for t in tree.find_all(exp.Table):
+            if not t.db:
+                continue
+            name = f"{t.db}.{t.name}".lower()
+            if name in known:
+                read.append(known[name])
+            elif t.db.lower() in schemas and f"table {name}" not in found:
+                found.append(f"table {name}")
+        if not read:
+            continue
+        defined = {a.alias.lower() for a in tree.find_all(exp.Alias) if a.alias}
+        for alias in tree.find_all(exp.TableAlias):
+            defined |= {c.name.lower() for c in alias.columns}
+        available = {c.name.lower() for t in read for c in t.columns}
+        for c in tree.find_all(exp.Column):
+            name = c.name.lower()
+            if name and name not in available and name not in defined:
+                where = "/".join(t.qualified for t in read)
+                if f"column {name} ({where})" not in found:
+                    found.append(f"column {name} ({where})")
+    return found

@@ -2,7 +2,11 @@
 
 Nightly CI keeps the previous night's gate.json and alerts on regressions; a
 regression is a criterion that passed (or was waived) before and now does
-not, or a verdict that got worse. Usage:
+not, a verdict that got worse, or a new finding inside a criterion that was
+already red: a board that breaks under a failing PACK-03 is news too. Findings
+are compared by fingerprint (criterion, check, the problem's first line with
+its numbers, times and ids normalised), so "3.2 days ago" tonight and "3.4
+days ago" last night are the same finding. Usage:
 
     python -m readiness.compare BEFORE/gate.json AFTER/gate.json [--markdown OUT.md]
 
@@ -18,9 +22,10 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from readiness.gatefile import GateReport
-from readiness.verdict import Status, Verdict
+from readiness.verdict import CriterionResult, Finding, Status, Verdict
 
 _GOOD = {Status.PASS, Status.WAIVED}
+_RED = {Status.FAIL, Status.ERROR}
 _RANK = {Verdict.GO: 0, Verdict.INCOMPLETE: 1, Verdict.NO_GO: 2}
 
 
@@ -32,23 +37,82 @@ class Change(BaseModel):
     message: str = ""
 
 
+class FindingChange(BaseModel):
+    """A finding that appeared or vanished in a criterion red in both runs:
+    what a status-only diff cannot see."""
+
+    id: str
+    owner: str
+    status: str  # the criterion's status in the later run
+    finding: Finding
+
+
 class Comparison(BaseModel):
     verdict_before: Verdict
     verdict_after: Verdict
     regressed: list[Change]
     recovered: list[Change]
     other: list[Change]
+    # New finding in a red criterion: a regression; a finding gone: recovered.
+    new_findings: list[FindingChange] = []
+    resolved_findings: list[FindingChange] = []
+    # False when one run's gate.json predates findings (or fingerprints them
+    # differently): then only statuses are compared.
+    findings_compared: bool = True
 
     @property
     def worse(self) -> bool:
-        return bool(self.regressed) or _RANK[self.verdict_after] > _RANK[self.verdict_before]
+        return (
+            bool(self.regressed or self.new_findings)
+            or _RANK[self.verdict_after] > _RANK[self.verdict_before]
+        )
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.regressed
+            or self.recovered
+            or self.other
+            or self.new_findings
+            or self.resolved_findings
+        )
+
+
+def _carries_findings(c: CriterionResult) -> bool:
+    """Red, or deferred while its check still fails: its findings are the state."""
+    return c.status in _RED or (c.status is Status.WAIVED and bool(c.findings))
+
+
+def _by_fingerprint(findings: list[Finding]) -> dict[str, Finding]:
+    found: dict[str, Finding] = {}
+    for f in findings:
+        found.setdefault(f.fingerprint, f)
+    return found
 
 
 def compare(before: GateReport, after: GateReport) -> Comparison:
     old = {c.id: c for c in before.criteria if c.in_scope}
+    by_findings = before.fingerprint_version == after.fingerprint_version > 0
     regressed, recovered, other = [], [], []
+    new_findings: list[FindingChange] = []
+    resolved_findings: list[FindingChange] = []
     for c in after.criteria:
-        if not c.in_scope or c.id not in old or old[c.id].status == c.status:
+        if not c.in_scope or c.id not in old:
+            continue
+        was = old[c.id]
+        if by_findings and _carries_findings(was) and _carries_findings(c):
+            then, now = _by_fingerprint(was.findings), _by_fingerprint(c.findings)
+            new_findings += [
+                FindingChange(id=c.id, owner=c.owner, status=c.status.value, finding=f)
+                for fp, f in now.items()
+                if fp not in then
+            ]
+            resolved_findings += [
+                FindingChange(id=c.id, owner=c.owner, status=c.status.value, finding=f)
+                for fp, f in then.items()
+                if fp not in now
+            ]
+        if was.status == c.status:
             continue
         change = Change(
             id=c.id,
@@ -69,7 +133,17 @@ def compare(before: GateReport, after: GateReport) -> Comparison:
         regressed=regressed,
         recovered=recovered,
         other=other,
+        new_findings=new_findings,
+        resolved_findings=resolved_findings,
+        findings_compared=by_findings,
     )
+
+
+def _cell(text: str, limit: int = 200) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    return one_line.replace("|", "\\|")
 
 
 def markdown(result: Comparison, before: GateReport, after: GateReport) -> str:
@@ -96,7 +170,31 @@ def markdown(result: Comparison, before: GateReport, after: GateReport) -> str:
             f"| {c.id} | {c.before} | {c.after} | {c.owner} | {c.message[:200]} |" for c in changes
         ]
         lines.append("")
-    if not (result.regressed or result.recovered or result.other):
+    for title, found in (
+        ("New findings", result.new_findings),
+        ("Resolved findings", result.resolved_findings),
+    ):
+        if not found:
+            continue
+        lines += [
+            f"## {title}",
+            "",
+            "| id | owner | target | finding |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {f.id} | {f.owner} | {_cell(f.finding.target, 80)} | {_cell(f.finding.text)} |"
+            for f in found
+        ]
+        lines.append("")
+    if not result.findings_compared and before.fingerprint_version != after.fingerprint_version:
+        lines += [
+            f"Findings not compared: fingerprint version {before.fingerprint_version} → "
+            f"{after.fingerprint_version} (0: gate.json written before findings were recorded); "
+            "statuses only.",
+            "",
+        ]
+    if not result.changed:
         lines.append("No criterion changed status.")
     return "\n".join(lines) + "\n"
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from readiness.config import EnvConfig
 from readiness.criteria import Catalog, Tier
 from readiness.gatefile import GateReport, InvalidWaiver, Scope, git_sha, summarise, versions
-from readiness.verdict import EXIT_CODES, Context, Outcome, Verdict, decide, judge
+from readiness.verdict import (
+    EXIT_CODES,
+    FINGERPRINT_VERSION,
+    Context,
+    Outcome,
+    Verdict,
+    decide,
+    judge,
+)
 from readiness.waivers import WaiverSet
 
 EXIT_USAGE = 2
@@ -138,4 +146,5 @@ def build_report(gate: Gate) -> GateReport:
         ],
         errors=errors,
         summary=summarise(results),
+        fingerprint_version=FINGERPRINT_VERSION,
     )

@@ -63,6 +63,10 @@ class GateReport(BaseModel):
     invalid_waivers: list[InvalidWaiver] = []
     errors: list[str] = []
     summary: dict[str, int]
+    # How criteria's findings were fingerprinted (verdict.FINGERPRINT_VERSION);
+    # 0: written before findings were recorded. compare diffs findings only
+    # between runs of one version, so an upgrade is not every finding "new".
+    fingerprint_version: int = 0
 
     def by_status(self, *statuses: Status, in_scope: bool = True) -> list[CriterionResult]:
         return [c for c in self.criteria if c.status in statuses and c.in_scope == in_scope]

@@ -15,9 +15,9 @@ import json
 import os
 import shutil
 import signal
+from collections.abc import Generator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -431,11 +431,23 @@ class _ControllerHooks:
         before = gate.outcomes.get(report.nodeid)
         if before is None or _RANK[kind] > _RANK[before.outcome]:
             message = "" if kind == "passed" else _first_line(report)
+            findings: list[str] = []
+            if kind in ("failed", "error"):
+                # fail_on's whole text: every problem it listed, not just the first line.
+                crash = getattr(report.longrepr, "reprcrash", None)
+                findings = Outcome.problems_in(
+                    crash.message if crash is not None else str(report.longrepr or "")
+                )
             if gate_error:
                 text = next(str(v) for k, v in report.user_properties if k == GATE_ERROR)
                 message = f"gate error: {text.strip().splitlines()[0] if text.strip() else text}"
+                findings = [message]
             gate.outcomes[report.nodeid] = Outcome(
-                nodeid=report.nodeid, outcome=kind, message=message, duration_s=report.duration
+                nodeid=report.nodeid,
+                outcome=kind,
+                message=message,
+                duration_s=report.duration,
+                findings=findings,
             )
         gate.criteria_of[report.nodeid] = ids
 

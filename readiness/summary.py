@@ -10,6 +10,9 @@ from readiness.criteria import Tier
 from readiness.gatefile import GateReport
 from readiness.verdict import CriterionResult, Status, Verdict
 
+# gate.json keeps every finding; gate.md stays one page.
+_FINDINGS_SHOWN = 20
+
 _HEADLINE = {
     Verdict.GO: "GO: every blocking criterion in scope passed or is validly deferred.",
     Verdict.NO_GO: "NO-GO: a blocking criterion failed.",
@@ -34,6 +37,21 @@ def _table(rows: list[CriterionResult]) -> list[str]:
             f"| {r.id} | {r.tier.value} | {_cell(r.title, 80)} | {r.owner} | {r.status.value} "
             f"| {_cell(r.message)} | {r.runbook} |"
         )
+    return out
+
+
+def _findings(rows: list[CriterionResult]) -> list[str]:
+    """Every problem under each failed criterion: the table shows the first
+    line only, and the second broken board is the one a reviewer misses."""
+    out: list[str] = []
+    for r in rows:
+        if not r.findings or (len(r.findings) == 1 and r.findings[0].text == r.message):
+            continue  # the table already says it all
+        out += [f"{r.id} findings ({len(r.findings)}):", ""]
+        out += [f"- {_cell(f.text, 300)}" for f in r.findings[:_FINDINGS_SHOWN]]
+        if len(r.findings) > _FINDINGS_SHOWN:
+            out.append(f"- … {len(r.findings) - _FINDINGS_SHOWN} more in gate.json")
+        out.append("")
     return out
 
 
@@ -80,6 +98,7 @@ def render(report: GateReport) -> str:
         lines.extend([f"## {title}", ""])
         lines.extend(_table(rows) if rows else [empty or ""])
         lines.append("")
+        lines.extend(_findings(rows))
 
     in_scope = [c for c in report.criteria if c.in_scope]
     critical = [c for c in in_scope if c.tier is Tier.CRITICAL]

@@ -41,7 +41,8 @@ from readiness.drivers.fivetran_webhooks import (
 from readiness.drivers.ledger import HttpLedger, LedgerError, PostgresLedger
 from readiness.drivers.secret_store import SecretManagerStore, SecretStoreError, make_client
 from readiness.drivers.stripe_webhooks import Signing, StripeWebhookSender, event
-from readiness.drivers.warehouse import DuckDBWarehouse, Table, WarehouseError
+from readiness.drivers.warehouses import Table, WarehouseError
+from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 
 TOKEN = "gate-read-token"
 HTML = "<html><body><h1>502 Bad Gateway</h1>upstream unavailable</body></html>"

@@ -28,6 +28,7 @@ from fixtures.cloudrun.runtime import Instance, Runtime
 from fixtures.cloudrun.state import CloudRunState, Urls, load_seed
 from fixtures.tls.asgi import AsgiThread
 from readiness.drivers.cloudrun import CloudRunApi, CloudRunServing, DeploymentError
+from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 from readiness.drivers.dct import DctCli, DctError
 from readiness.drivers.dct_session import DctSession, SessionError
 from readiness.settings.deployment import CloudRunService
@@ -245,15 +246,15 @@ def session() -> Iterator[DctSession]:
 
 
 def test_choosing_a_warehouse_needs_the_projects_env_var(tmp_path):
-    cli = DctCli(_project(tmp_path / "p"), None, TIMEOUT_S)
+    cli = DctCli(_project(tmp_path / "p"), TIMEOUT_S)
     with pytest.raises(DctError, match=r"set packs\.warehouse\.project_env_var"):
-        cli.validate(["charts/a.yml"], tmp_path / "warehouse.duckdb")
+        cli.validate(["charts/a.yml"], DuckDBWarehouse(tmp_path / "warehouse.duckdb", None))
 
 
 def test_validate_in_a_directory_that_is_no_project_is_an_error_with_dcts_words(tmp_path, session):
     nowhere = tmp_path / "not-a-project"
     nowhere.mkdir()
-    cli = DctCli(nowhere, "DATAFACE_WAREHOUSE", TIMEOUT_S, session)
+    cli = DctCli(nowhere, TIMEOUT_S, session)
     with pytest.raises(DctError) as e:
         cli.validate(["charts/stripe/revenue.yml"], None)
     msg = str(e.value)
@@ -268,7 +269,7 @@ def test_a_board_render_left_without_output_is_a_board_error_not_stale_output(tm
     stale = out / "charts" / "stripe" / "gone.json"
     stale.parent.mkdir(parents=True)
     stale.write_text('{"title": "rendered by an earlier run", "items": []}')
-    cli = DctCli(project, "DATAFACE_WAREHOUSE", TIMEOUT_S, session)
+    cli = DctCli(project, TIMEOUT_S, session)
     got = cli.render([board], None, out)
     assert not stale.exists()  # an earlier run's output is never read as this run's
     err = got[board].board_error
@@ -280,7 +281,7 @@ def test_a_board_render_left_without_output_is_a_board_error_not_stale_output(tm
 def test_a_session_whose_process_dies_mid_call_is_a_dct_error(tmp_path):
     # The session process chdirs into the project for each call; a project
     # directory that vanished kills it mid-call, with no answer written.
-    cli = DctCli(tmp_path / "vanished", "DATAFACE_WAREHOUSE", TIMEOUT_S, DctSession())
+    cli = DctCli(tmp_path / "vanished", TIMEOUT_S, DctSession())
     try:
         with pytest.raises(DctError) as e:
             cli.validate(["charts/stripe/revenue.yml"], None)
@@ -297,7 +298,7 @@ def test_a_session_that_never_answers_is_killed_and_reported(tmp_path):
     project = _project(tmp_path / "p")
     board = _blocking_board(project)
     before = _session_pids()
-    cli = DctCli(project, "DATAFACE_WAREHOUSE", 2, DctSession())
+    cli = DctCli(project, 2, DctSession())
     with pytest.raises(DctError) as e:
         cli.validate([board], None)
     assert isinstance(e.value.__cause__, SessionError)
@@ -312,7 +313,7 @@ def test_a_session_that_never_answers_is_killed_and_reported(tmp_path):
 def test_a_dct_process_past_its_timeout_is_stopped_and_named(tmp_path):
     project = _project(tmp_path / "p")
     board = _blocking_board(project)
-    cli = DctCli(project, "DATAFACE_WAREHOUSE", 3)
+    cli = DctCli(project, 3)
     with pytest.raises(DctError) as e:
         cli.validate([board], None)
     assert str(e.value) == f"`dct validate --json` in {project} exceeded 3 s"

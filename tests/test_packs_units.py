@@ -12,7 +12,8 @@ from fixtures.connectors.generate import build_warehouse
 from readiness.boards import column_refs, load_board
 from readiness.drivers.dct import DctCli
 from readiness.drivers.dct_session import DctSession
-from readiness.drivers.warehouse import DuckDBWarehouse, WarehouseError
+from readiness.drivers.warehouses import WarehouseError
+from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 from readiness.rehearsal import broke_under, edge_rows, make_edge, render_problems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,22 +48,25 @@ def test_lineage_falls_back_to_tokens_for_unparseable_sql(warehouse):
 
 
 def test_edge_rows_are_valid_rows_for_every_table(warehouse, tmp_path):
-    scratch = warehouse.scratch_copy(tmp_path / "edge.duckdb")
-    tables = scratch.tables()
-    make_edge(scratch, tables, NOW)
-    with duckdb.connect(str(scratch.path), read_only=True) as con:
-        n = con.execute(
-            "select count(*) from stripe.charge where amount = 1000000000000000"
-        ).fetchone()[0]
+    with DuckDBWarehouse(warehouse.path, scratch_dir=tmp_path).scratch("edge") as scratch:
+        tables = scratch.tables()
+        make_edge(scratch, tables, NOW)
+        with duckdb.connect(str(scratch.path), read_only=True) as con:
+            n = con.execute(
+                "select count(*) from stripe.charge where amount = 1000000000000000"
+            ).fetchone()[0]
     assert n >= 1
     assert len(edge_rows(tables[0], NOW)) == 5
 
 
-def test_scratch_copy_never_touches_the_original(warehouse, tmp_path):
+def test_scratch_copy_never_touches_the_original_and_is_removed(warehouse, tmp_path):
     before = warehouse.path.read_bytes()
-    scratch = warehouse.scratch_copy(tmp_path / "s.duckdb")
-    scratch.truncate(scratch.tables())
+    source = DuckDBWarehouse(warehouse.path, scratch_dir=tmp_path)
+    with pytest.raises(RuntimeError), source.scratch("s") as scratch:
+        scratch.truncate(scratch.tables())
+        raise RuntimeError("a rehearsal that fails half-way")
     assert warehouse.path.read_bytes() == before
+    assert not scratch.path.exists()
 
 
 def test_missing_warehouse_is_named(tmp_path):
@@ -79,18 +83,19 @@ def test_board_spec_reads_authored_metadata():
 
 def test_dct_session_renders_and_swaps_warehouses(warehouse, tmp_path):
     """One dct process, two warehouses: the second call must see the second one."""
-    empty = warehouse.scratch_copy(tmp_path / "empty.duckdb")
-    empty.truncate(empty.tables())
+    source = DuckDBWarehouse(warehouse.path, "DATAFACE_WAREHOUSE", scratch_dir=tmp_path)
     session = DctSession()
     try:
-        dct = DctCli(ROOT / "fixtures" / "packs", "DATAFACE_WAREHOUSE", 240, session)
+        dct = DctCli(ROOT / "fixtures" / "packs", 240, session)
         board = ["charts/stripe/revenue.yml"]
-        healthy = dct.render(board, warehouse.path, tmp_path / "h")
+        healthy = dct.render(board, source, tmp_path / "h")
         assert render_problems(healthy) == []
-        blank = dct.render(board, empty.path, tmp_path / "e")
+        with source.scratch("empty") as empty:
+            empty.truncate(empty.tables())
+            blank = dct.render(board, empty, tmp_path / "e")
         assert render_problems(blank), "an empty warehouse must show up as charts without rows"
         assert broke_under(healthy, blank) == []
-        valid = dct.validate(board, warehouse.path)
+        valid = dct.validate(board, source)
         assert valid["charts/stripe/revenue.yml"].success
     finally:
         session.close()

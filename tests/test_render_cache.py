@@ -21,7 +21,7 @@ from readiness.drivers import render_cache
 from readiness.drivers.dct import BoardRender, DctCli
 from readiness.drivers.dct_session import DctSession
 from readiness.drivers.render_cache import CachedRenderer, ProjectKeys, RenderCache
-from readiness.drivers.warehouse import DuckDBWarehouse
+from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 from tests.gate_runs import ROOT
 
 PACKS = ROOT / "fixtures" / "packs"
@@ -33,10 +33,10 @@ OVERVIEW = "charts/overview.yml"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
+def warehouse(tmp_path_factory) -> DuckDBWarehouse:
     path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
     build_warehouse(path, now=NOW)
-    return path
+    return DuckDBWarehouse(path, "DATAFACE_WAREHOUSE")
 
 
 @pytest.fixture
@@ -48,11 +48,13 @@ def project(tmp_path: Path) -> Path:
 
 
 def _boards(project: Path) -> list[str]:
-    return DctCli(project, None, 1).boards("charts/**/*.yml")
+    return DctCli(project, 1).boards("charts/**/*.yml")
 
 
 def _keys(project: Path, warehouse: str = "w", env: dict[str, str] | None = None) -> dict[str, str | None]:
-    keys = ProjectKeys(project, ("render",), warehouse, env or {}, "DATAFACE_WAREHOUSE")
+    keys = ProjectKeys(
+        project, ("render",), warehouse, env or {}, frozenset({"DATAFACE_WAREHOUSE"})
+    )
     boards = set(_boards(project))
     return {b: keys.key(b, boards - {b})[0] for b in sorted(boards)}
 
@@ -113,8 +115,10 @@ def test_the_warehouse_content_dct_version_and_env_are_inputs(project, monkeypat
     before = _keys(project)
     assert _changed(before, _keys(project, warehouse="other")) == set(before)
     assert _changed(before, _keys(project, env={"TZ": "Asia/Tokyo"})) == set(before)
-    # The warehouse's path variable is keyed by content, never by its value.
+    # The warehouse's path variable is keyed by content, never by its value;
+    # so is every variable the project's sources read (a host, a port).
     assert _keys(project, env={"DATAFACE_WAREHOUSE": "/elsewhere.duckdb"}) == before
+    assert render_cache._source_vars(project) == {"DATAFACE_WAREHOUSE"}
     config = project / "dbt_charts.yml"
     config.write_text(config.read_text() + "# {{ env_var('PACKS_CURRENCY') }}\n")
     edited = _keys(project)
@@ -137,7 +141,7 @@ def test_boards_that_read_the_clock_or_a_dbt_project_are_not_cached(project):
 def test_the_warehouse_fingerprint_is_its_content(warehouse, tmp_path):
     same = tmp_path / "same.duckdb"
     build_warehouse(same, now=NOW)
-    base = DuckDBWarehouse(warehouse).fingerprint()
+    base = warehouse.fingerprint()
     assert DuckDBWarehouse(same).fingerprint() == base
     edits = [
         "update stripe.charge set amount = amount + 1 where rowid = 0",
@@ -148,7 +152,7 @@ def test_the_warehouse_fingerprint_is_its_content(warehouse, tmp_path):
     seen = {base}
     for i, sql in enumerate(edits):
         copy = tmp_path / f"edit{i}.duckdb"
-        shutil.copyfile(warehouse, copy)
+        shutil.copyfile(warehouse.path, copy)
         with duckdb.connect(str(copy)) as con:
             con.execute(sql)
         fp = DuckDBWarehouse(copy).fingerprint()
@@ -159,14 +163,13 @@ def test_the_warehouse_fingerprint_is_its_content(warehouse, tmp_path):
 def test_a_board_level_failure_is_never_stored(tmp_path):
     class Failing:
         project_dir = PACKS
-        warehouse_env_var = "DATAFACE_WAREHOUSE"
 
         def render_raw(self, boards, warehouse, out_dir):
             return dict.fromkeys(boards, "dct render exit 1, no output")
 
     cache = RenderCache(tmp_path / "cache")
-    wh = tmp_path / "w.duckdb"
-    build_warehouse(wh, now=NOW)
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb", "DATAFACE_WAREHOUSE")
+    build_warehouse(wh.path, now=NOW)
     renderer = CachedRenderer(Failing(), cache)  # type: ignore[arg-type]
     first = renderer.render([PIPELINE], wh, tmp_path / "out")
     assert first[PIPELINE].board_error
@@ -181,7 +184,7 @@ def test_cached_renders_equal_fresh_renders_after_an_edit(project, warehouse, tm
     answers exactly what a fresh `dct render` of the same project answers."""
     session = DctSession()
     try:
-        fresh = DctCli(project, "DATAFACE_WAREHOUSE", 240, session)
+        fresh = DctCli(project, 240, session)
         cache = RenderCache(tmp_path / "cache")
         cached = CachedRenderer(fresh, cache)
         boards = _boards(project)
@@ -211,7 +214,6 @@ class _Fresh:
     """An inner renderer that renders nothing, counting what it was asked."""
 
     project_dir = PACKS
-    warehouse_env_var = "DATAFACE_WAREHOUSE"
 
     def __init__(self) -> None:
         self.asked: list[str] = []
@@ -223,7 +225,10 @@ class _Fresh:
 
 @pytest.mark.parametrize(
     ("warehouse", "why"),
-    [(None, "not selectable"), (Path("/nowhere/warehouse.duckdb"), "does not exist")],
+    [
+        (None, "not selectable"),
+        (DuckDBWarehouse(Path("/nowhere/warehouse.duckdb"), "DATAFACE_WAREHOUSE"), "does not exist"),
+    ],
 )
 def test_a_warehouse_that_cannot_be_keyed_is_rendered_every_time(tmp_path, warehouse, why):
     inner = _Fresh()

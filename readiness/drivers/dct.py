@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from readiness.drivers.dct_session import DctSession, SessionError
+from readiness.drivers.warehouses import Warehouse, WarehouseError
 
 
 class DctError(Exception):
@@ -70,6 +71,16 @@ class BoardRender:
         return [c for c in self.charts if c.error is not None]
 
 
+@dataclass(frozen=True)
+class QueryResult:
+    """`dct query SOURCE SQL --json`: rows, or the error dct gave instead."""
+
+    success: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+    code: str = ""
+
+
 class Renderer(Protocol):
     """What the packs checks ask of Dataface."""
 
@@ -77,11 +88,15 @@ class Renderer(Protocol):
 
     def boards(self, pattern: str) -> list[str]: ...
 
-    def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]: ...
+    def validate(
+        self, boards: list[str], warehouse: Warehouse | None
+    ) -> dict[str, BoardValidation]: ...
 
     def render(
-        self, boards: list[str], warehouse: Path | None, out_dir: Path
+        self, boards: list[str], warehouse: Warehouse | None, out_dir: Path
     ) -> dict[str, BoardRender]: ...
+
+    def query(self, source: str, sql: str, warehouse: Warehouse | None) -> QueryResult: ...
 
 
 def _dct_executable() -> list[str]:
@@ -133,12 +148,10 @@ class DctCli:
     def __init__(
         self,
         project_dir: Path,
-        warehouse_env_var: str | None,
         timeout_s: float,
         session: DctSession | None = None,
     ) -> None:
         self.project_dir = project_dir
-        self.warehouse_env_var = warehouse_env_var
         self.timeout_s = timeout_s
         self.session = session
 
@@ -150,14 +163,15 @@ class DctCli:
             if p.name not in META_FILES
         )
 
-    def _run(self, args: list[str], warehouse: Path | None) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, args: list[str], warehouse: Warehouse | None
+    ) -> subprocess.CompletedProcess[str]:
         extra = {"DO_NOT_TRACK": "1", "DCT_NO_WORKSPACE_GUARD": "1"}
         if warehouse is not None:
-            if not self.warehouse_env_var:
-                raise DctError(
-                    "this project's warehouse is not selectable: set packs.warehouse.project_env_var"
-                )
-            extra[self.warehouse_env_var] = str(warehouse)
+            try:
+                extra.update(warehouse.dct_env())
+            except WarehouseError as e:
+                raise DctError(str(e)) from e
         args = ["--no-send-anonymous-usage-stats", *args]
         if self.session is not None:
             try:
@@ -178,12 +192,32 @@ class DctCli:
                 f"`dct {' '.join(args[1:3])}` in {self.project_dir} exceeded {self.timeout_s:.0f} s"
             ) from e
 
-    def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]:
+    def query(self, source: str, sql: str, warehouse: Warehouse | None) -> QueryResult:
+        """One SQL statement through the project's source, as a board's would run."""
+        proc = self._run(["query", source, sql, "--json"], warehouse)
+        try:
+            raw = json.loads(proc.stdout)
+        except json.JSONDecodeError as e:
+            tail = (proc.stderr or proc.stdout).strip()[-400:]
+            raise DctError(f"dct query printed no JSON (exit {proc.returncode}): {tail}") from e
+        errors = raw.get("errors") or []
+        return QueryResult(
+            success=bool(raw.get("success")),
+            rows=list(raw.get("data") or []),
+            error=str(errors[0]) if errors else "",
+            code=str(raw.get("error_code") or ""),
+        )
+
+    def validate(
+        self, boards: list[str], warehouse: Warehouse | None
+    ) -> dict[str, BoardValidation]:
         """`dct validate --json --strict --warehouse`: schema, references, and
         every query DESCRIBEd against the warehouse (ERR-WAREHOUSE-QUERY-INVALID)."""
         return {b: board_validation(b, e) for b, e in self.validate_raw(boards, warehouse).items()}
 
-    def validate_raw(self, boards: list[str], warehouse: Path | None) -> dict[str, dict[str, Any]]:
+    def validate_raw(
+        self, boards: list[str], warehouse: Warehouse | None
+    ) -> dict[str, dict[str, Any]]:
         """dct's own JSON entry per board path, as printed."""
         proc = self._run(["validate", *VALIDATE_ARGS, *boards], warehouse)
         try:
@@ -195,15 +229,17 @@ class DctCli:
         return {str(e.get("path", "")): e for e in entries}
 
     def render(
-        self, boards: list[str], warehouse: Path | None, out_dir: Path
+        self, boards: list[str], warehouse: Warehouse | None, out_dir: Path
     ) -> dict[str, BoardRender]:
         """`dct render --format json` for every board in one process. Chart
         errors are kept in the output (--allow-chart-errors) so each one can be
         attributed; a board with no output is a board-level error."""
-        return {b: board_render(b, r) for b, r in self.render_raw(boards, warehouse, out_dir).items()}
+        return {
+            b: board_render(b, r) for b, r in self.render_raw(boards, warehouse, out_dir).items()
+        }
 
     def render_raw(
-        self, boards: list[str], warehouse: Path | None, out_dir: Path
+        self, boards: list[str], warehouse: Warehouse | None, out_dir: Path
     ) -> dict[str, dict[str, Any] | str]:
         """Per board: dct's JSON output, or (no output) the board-level error."""
         if out_dir.exists():
@@ -217,9 +253,7 @@ class DctCli:
         for board in boards:
             produced = out_dir / Path(board).with_suffix(".json")
             results[board] = (
-                json.loads(produced.read_text())
-                if produced.exists()
-                else _board_error(board, proc)
+                json.loads(produced.read_text()) if produced.exists() else _board_error(board, proc)
             )
         return results
 

@@ -15,8 +15,10 @@ A board's key covers:
   not read (``board_import_closure``: "the closure is what a host keys its
   cache on"); dbt_charts.yml, folder meta.yml, templates and data files are
   always in, and ``validate`` keys on every file;
-- the warehouse by content (``DuckDBWarehouse.fingerprint``), not by path, so
-  a fault run's copy of the same data matches;
+- the warehouse by content (the adapter's ``fingerprint``), not by where it
+  is, so a fault run's copy of the same data matches: the variables that only
+  locate it (those in the project's ``sources:``, e.g. a path, a host and
+  port, a database name) are left out of the key;
 - the values of the environment variables the project reads (``env_var``) and
   the process's time zone and locale.
 
@@ -39,6 +41,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from readiness.drivers.dct import (
     META_FILES,
     RENDER_ARGS,
@@ -46,12 +50,13 @@ from readiness.drivers.dct import (
     BoardRender,
     BoardValidation,
     DctCli,
+    QueryResult,
     board_render,
     board_validation,
 )
-from readiness.drivers.warehouse import DuckDBWarehouse, WarehouseError
+from readiness.drivers.warehouses import Warehouse, WarehouseError
 
-KEY_VERSION = "1"
+KEY_VERSION = "2"
 # dct's own state and outputs, never an input of a render.
 _SKIP_DIRS = frozenset({".git", "__pycache__", "renders", "target", "logs", "node_modules"})
 _CLOCK = re.compile(
@@ -65,11 +70,23 @@ _PROCESS_ENV = ("TZ", "LANG", "LC_ALL", "LC_TIME", "LC_NUMERIC")
 def _project_files(root: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".dct"))
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".dct")
+        )
         for name in filenames:
             path = Path(dirpath) / name
             files[path.relative_to(root).as_posix()] = path.read_bytes()
     return files
+
+
+def _source_vars(project_dir: Path) -> frozenset[str]:
+    """Variables the project's ``sources:`` read: where its warehouses are."""
+    try:
+        config = yaml.safe_load((project_dir / "dbt_charts.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return frozenset()
+    sources = config.get("sources") if isinstance(config, dict) else None
+    return frozenset(_ENV_VAR.findall(json.dumps(sources))) if sources else frozenset()
 
 
 def _closure(project_dir: Path, board: str) -> set[str]:
@@ -89,8 +106,8 @@ class ProjectKeys:
     command: tuple[str, ...]
     warehouse: str
     env: Mapping[str, str]
-    # Names the warehouse file: its content is in the key, its path must not be.
-    warehouse_var: str | None = None
+    # Locate the warehouse: its content is in the key, where it is must not be.
+    located_by: frozenset[str] = frozenset()
     files: dict[str, bytes] = field(init=False)
     digests: dict[str, str] = field(init=False)
 
@@ -99,7 +116,9 @@ class ProjectKeys:
         self.digests = {p: hashlib.sha256(b).hexdigest() for p, b in self.files.items()}
 
     def why_uncacheable(self) -> str:
-        if "dbt_project.yml" in self.files or b"dbt_profile" in self.files.get("dbt_charts.yml", b""):
+        if "dbt_project.yml" in self.files or b"dbt_profile" in self.files.get(
+            "dbt_charts.yml", b""
+        ):
             return "the project links a dbt project, whose profiles live outside it"
         return ""
 
@@ -107,7 +126,7 @@ class ProjectKeys:
         names = set(_PROCESS_ENV)
         for p in paths:
             names.update(_ENV_VAR.findall(self.files[p].decode("utf-8", "replace")))
-        names.discard(self.warehouse_var or "")
+        names -= self.located_by
         return {n: self.env.get(n, "") for n in sorted(names)}
 
     def key(self, board: str, others: set[str]) -> tuple[str | None, str]:
@@ -125,7 +144,9 @@ class ProjectKeys:
         left_out = {o for o in others - reads if Path(o).name not in META_FILES}
         inputs = sorted(set(self.files) - left_out)
         sql = reads | {p for p in inputs if p.endswith(".sql") or p == "dbt_charts.yml"}
-        if any(_CLOCK.search(self.files[p].decode("utf-8", "replace")) for p in sql if p in self.files):
+        if any(
+            _CLOCK.search(self.files[p].decode("utf-8", "replace")) for p in sql if p in self.files
+        ):
             return None, f"{board} or a file it reads calls the clock (now(), current_date, ...)"
         h = hashlib.sha256()
         h.update(
@@ -192,21 +213,32 @@ class CachedRenderer:
     def boards(self, pattern: str) -> list[str]:
         return self.inner.boards(pattern)
 
+    def query(self, source: str, sql: str, warehouse: Warehouse | None) -> QueryResult:
+        # Probes ask about the warehouse as it is now: never cached.
+        return self.inner.query(source, sql, warehouse)
+
     def _keys(
-        self, command: tuple[str, ...], boards: list[str], warehouse: Path | None, closure: bool
+        self,
+        command: tuple[str, ...],
+        boards: list[str],
+        warehouse: Warehouse | None,
+        closure: bool,
     ) -> dict[str, str | None]:
         if warehouse is None:
             why = "the project's own warehouse is in use (not selectable), so it cannot be keyed"
             self.cache.stats.uncached.update({b: why for b in boards})
             return dict.fromkeys(boards)
         try:
-            content = DuckDBWarehouse(warehouse).fingerprint()
+            content = warehouse.fingerprint()
+            located_by = frozenset(warehouse.dct_env()) | _source_vars(self.project_dir)
         except WarehouseError as e:
             self.cache.stats.uncached.update({b: str(e) for b in boards})
             return dict.fromkeys(boards)
-        project = ProjectKeys(
-            self.project_dir, command, content, os.environ, self.inner.warehouse_env_var
-        )
+        if content is None:
+            why = f"the {warehouse.kind} adapter cannot fingerprint its content"
+            self.cache.stats.uncached.update({b: why for b in boards})
+            return dict.fromkeys(boards)
+        project = ProjectKeys(self.project_dir, command, content, os.environ, located_by)
         keys: dict[str, str | None] = {}
         for b in boards:
             keys[b], why = project.key(b, set(boards) - {b} if closure else set())
@@ -225,7 +257,9 @@ class CachedRenderer:
         self.cache.stats.misses += len(missing)
         return hits, missing
 
-    def validate(self, boards: list[str], warehouse: Path | None) -> dict[str, BoardValidation]:
+    def validate(
+        self, boards: list[str], warehouse: Warehouse | None
+    ) -> dict[str, BoardValidation]:
         keys = self._keys(("validate", *VALIDATE_ARGS), boards, warehouse, closure=False)
         raw, missing = self._split(keys)
         if missing:
@@ -237,7 +271,7 @@ class CachedRenderer:
         return {b: board_validation(b, e) for b, e in raw.items()}
 
     def render(
-        self, boards: list[str], warehouse: Path | None, out_dir: Path
+        self, boards: list[str], warehouse: Warehouse | None, out_dir: Path
     ) -> dict[str, BoardRender]:
         keys = self._keys(("render", *RENDER_ARGS), boards, warehouse, closure=True)
         raw, missing = self._split(keys)

@@ -1,29 +1,39 @@
 """Fixtures of the dashboard-packs surface: one dct project and its warehouse.
 
 Nothing here knows the stand-in: ``packs.project_dir`` and ``packs.warehouse``
-can name any dct project and any DuckDB warehouse.
+can name any dct project and any warehouse an adapter exists for (DuckDB,
+PostgreSQL, Snowflake, BigQuery).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from readiness.boards import BoardSpec, load_board
-from readiness.checks import record
+from readiness.checks import GateError, record
 from readiness.config import EnvConfig, PacksConfig
 from readiness.drivers.dct import BoardRender, DctCli, DctError, Renderer
 from readiness.drivers.dct_session import DctSession
 from readiness.drivers.render_cache import CachedRenderer, RenderCache
-from readiness.drivers.warehouse import DuckDBWarehouse, Table, WarehouseError
+from readiness.drivers.warehouses import (
+    ScratchError,
+    ScratchWarehouse,
+    Table,
+    Warehouse,
+    WarehouseError,
+    open_warehouse,
+)
+from readiness.gate import Gate
 from readiness.plugin import surface_config
-from readiness.rehearsal import shared_render
-
-Prepare = Callable[[Path], Path | None]
+from readiness.rehearsal import Build, VariantRun, marker_probe, shared_render
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +74,12 @@ def render_cache(pytestconfig: pytest.Config, evidence_dir: Path) -> Iterator[Re
 
 @pytest.fixture(scope="session")
 def renderer(
-    packs: PacksConfig, env: EnvConfig, dct_session: DctSession, render_cache: RenderCache | None
+    env: EnvConfig, dct_session: DctSession, render_cache: RenderCache | None
 ) -> Callable[[Path], Renderer]:
     """The dct of a pack project, through the render cache when one is asked for."""
 
     def make(project_dir: Path) -> Renderer:
-        cli = DctCli(
-            project_dir, packs.warehouse.project_env_var, env.env.timeouts.command_s, dct_session
-        )
+        cli = DctCli(project_dir, env.env.timeouts.command_s, dct_session)
         return CachedRenderer(cli, render_cache) if render_cache is not None else cli
 
     return make
@@ -98,38 +106,44 @@ def specs(packs: PacksConfig, boards: list[str]) -> dict[str, BoardSpec]:
 
 
 @pytest.fixture(scope="session")
-def warehouse(packs: PacksConfig) -> DuckDBWarehouse:
-    return DuckDBWarehouse(packs.warehouse.path)
+def packs_workdir(workdir: Path) -> Path:
+    """Rehearsal variants live in <this>/<variant>/ (renders, DuckDB copies)."""
+    return workdir / "packs"
 
 
 @pytest.fixture(scope="session")
-def tables(warehouse: DuckDBWarehouse) -> list[Table]:
+def warehouse(packs: PacksConfig, packs_workdir: Path) -> Warehouse:
+    return open_warehouse(packs.warehouse, packs_workdir)
+
+
+@pytest.fixture(scope="session")
+def tables(warehouse: Warehouse) -> list[Table]:
     try:
         found = warehouse.tables()
     except WarehouseError as e:
-        pytest.fail(f"packs.warehouse.path: {e}", pytrace=False)
+        pytest.fail(f"packs.warehouse ({warehouse.kind}): {e}", pytrace=False)
     if not found:
-        pytest.fail(f"warehouse {warehouse.path} has no tables", pytrace=False)
+        pytest.fail(f"warehouse {warehouse.label} has no tables", pytrace=False)
     return found
 
 
 @pytest.fixture(scope="session")
-def packs_workdir(workdir: Path) -> Path:
-    """Rehearsal variants live in <this>/<variant>/ (warehouse.duckdb, renders)."""
-    return workdir / "packs"
+def judged_warehouse(packs: PacksConfig, warehouse: Warehouse) -> Warehouse | None:
+    """What dct is pointed at for the warehouse as it is (None: the project's own setting)."""
+    return warehouse if packs.warehouse.project_env_var else None
 
 
 @pytest.fixture(scope="session")
 def renders(
     packs_workdir: Path,
-) -> Callable[[Renderer, list[str], str, Prepare], dict[str, BoardRender]]:
+) -> Callable[..., VariantRun]:
     """Render a board set against a warehouse variant, once per run."""
 
     def get(
-        renderer: Renderer, board_list: list[str], variant: str, prepare: Prepare
-    ) -> dict[str, BoardRender]:
+        renderer: Renderer, board_list: list[str], variant: str, build: Build, **kw: Any
+    ) -> VariantRun:
         try:
-            return shared_render(packs_workdir, variant, renderer, board_list, prepare)
+            return shared_render(packs_workdir, variant, renderer, board_list, build, **kw)
         except DctError as e:
             pytest.fail(f"dct: {e}", pytrace=False)
 
@@ -137,25 +151,80 @@ def renders(
 
 
 @pytest.fixture(scope="session")
-def healthy(
-    renders, dct: Renderer, boards: list[str], packs: PacksConfig, tables: list[Table]
-) -> dict[str, BoardRender]:
-    """Every board rendered against the warehouse as it is: the baseline the
-    rehearsals are judged against."""
-    path = packs.warehouse.path if packs.warehouse.project_env_var else None
-    return renders(dct, boards, "healthy", lambda _dir: path)
+def healthy_run(
+    renders,
+    dct: Renderer,
+    boards: list[str],
+    tables: list[Table],
+    judged_warehouse: Warehouse | None,
+) -> VariantRun:
+    """Every board validated and rendered against the warehouse as it is: the
+    baseline the rehearsals are judged against."""
+    return renders(
+        dct, boards, "healthy", lambda _dir: nullcontext(judged_warehouse), validate=True
+    )
 
 
 @pytest.fixture(scope="session")
-def rehearsable(packs: PacksConfig, warehouse: DuckDBWarehouse) -> DuckDBWarehouse:
-    """The warehouse, if this env lets the packs be rehearsed on copies of it."""
+def healthy(healthy_run: VariantRun) -> dict[str, BoardRender]:
+    return healthy_run.renders
+
+
+@pytest.fixture(scope="session")
+def source(packs: PacksConfig) -> str:
+    """The dct source the boards read: the setting, else the project's only one."""
+    if packs.warehouse.source:
+        return packs.warehouse.source
+    try:
+        config = yaml.safe_load((packs.project_dir / "dbt_charts.yml").read_text()) or {}
+    except yaml.YAMLError as e:
+        pytest.fail(f"packs.project_dir: dbt_charts.yml is not valid YAML: {e}", pytrace=False)
+    names = sorted((config.get("sources") or {}) if isinstance(config, dict) else {})
+    if len(names) != 1:
+        pytest.fail(
+            f"packs.warehouse.source is unset and {packs.project_dir}/dbt_charts.yml declares "
+            f"{len(names)} sources ({', '.join(names) or 'none'}): name the one the boards read",
+            pytrace=False,
+        )
+    return names[0]
+
+
+@pytest.fixture(scope="session")
+def rehearsal(
+    packs: PacksConfig,
+    warehouse: Warehouse,
+    renders,
+    dct: Renderer,
+    boards: list[str],
+    source: str,
+    gate: Gate,
+) -> Callable[..., VariantRun]:
+    """Run the boards on a scratch copy changed by ``mutate``; the copy is
+    proven to be what dct reads, and removed afterwards whatever happens."""
     if not packs.rehearsals:
         pytest.skip("packs.rehearsals is false for this environment")
     if not packs.warehouse.project_env_var:
         pytest.skip(
             "packs.warehouse.project_env_var is unset: the project's warehouse cannot be swapped for a copy"
         )
-    return warehouse
+
+    def run(variant: str, mutate: Callable[[ScratchWarehouse], None], **kw: Any) -> VariantRun:
+        @contextmanager
+        def build(_dir: Path) -> Iterator[ScratchWarehouse]:
+            try:
+                with warehouse.scratch(f"{gate.run_id}-{variant}") as copy:
+                    mutate(copy)
+                    yield copy
+            except ScratchError as e:
+                raise GateError(f"{variant} rehearsal on {warehouse.kind}: {e}") from e
+
+        probe = marker_probe(dct, source, "packs.warehouse.project_env_var")
+        result: VariantRun = renders(dct, boards, variant, build, probe=probe, **kw)
+        if result.not_read:
+            pytest.skip(result.not_read)
+        return result
+
+    return run
 
 
 @pytest.fixture(scope="session")

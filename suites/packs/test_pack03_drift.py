@@ -1,8 +1,10 @@
 """PACK-03: a missing or renamed connector column fails with a clear error naming
 it, never a crash or a blank chart.
 
-Rehearsed on a copy of the warehouse in which every column the boards read is
-renamed: each chart that reads one must fail, and its error must name it.
+First, today's drift: a column or table a board reads that the warehouse
+already lacks. Then rehearsed on a copy of the warehouse in which every column
+the boards read is renamed: each chart that reads one must fail, and its error
+must name it. Only boards sound on today's data are rehearsed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 
 import pytest
 
-from readiness.boards import column_refs
+from readiness.boards import column_refs, missing_refs
 from readiness.checks import fail_on, record
 from readiness.rehearsal import first_line, make_drift
 
@@ -22,8 +24,24 @@ def _names(message: str, columns: set[str]) -> bool:
 
 @pytest.mark.criterion("PACK-03")
 def test_dropped_columns_fail_loudly_and_by_name(
-    rehearsable, renders, packs_workdir, dct, boards, specs, tables, healthy, evidence_dir
+    rehearsal, specs, tables, warehouse, healthy_run, evidence_dir
 ):
+    # Today's drift first: what the boards read that the warehouse already lacks.
+    problems = [
+        f"PACK-03 {board} query {name}: reads {ref}, which today's warehouse ({warehouse.label}) lacks"
+        for board, spec in sorted(specs.items())
+        for name, sql in sorted(spec.queries.items())
+        for ref in missing_refs(sql, tables, warehouse.dialect)
+    ]
+    healthy, validated_before = healthy_run.renders, healthy_run.validations or {}
+    # Only boards sound on today's data are rehearsed: a board that already
+    # fails validation or rendering is PACK-01/02's finding, not drift.
+    sound = {
+        b
+        for b in specs
+        if not (healthy.get(b) is None or healthy[b].board_error)
+        and not (validated_before.get(b) is not None and validated_before[b].errors)
+    }
     reads: dict[tuple[str, str], set[str]] = {}  # (board, chart) -> columns its query reads
     renames: dict = {}
     for board, spec in specs.items():
@@ -31,23 +49,22 @@ def test_dropped_columns_fail_loudly_and_by_name(
             sql = spec.queries.get(chart.query or "")
             if not sql:
                 continue
-            refs = column_refs(sql, tables)
+            refs = column_refs(sql, tables, warehouse.dialect)
             cols = {c for cs in refs.values() for c in cs}
-            if cols:
+            if cols and board in sound:
                 reads[(board, chart.id)] = cols
             for table, cs in refs.items():
                 renames.setdefault(table, set()).update(cs)
     if not renames:
+        fail_on(problems, "drift findings")
         pytest.skip("no board query reads a warehouse column: nothing to rehearse")
 
-    def prepare(vdir):
-        scratch = rehearsable.scratch_copy(vdir / "warehouse.duckdb")
-        make_drift(scratch, {t: sorted(cs) for t, cs in renames.items()})
-        return scratch.path
-
-    drifted = renders(dct, boards, "drift", prepare)
-    validated = dct.validate(boards, packs_workdir / "drift" / "warehouse.duckdb")
-    problems = []
+    drift = rehearsal(
+        "drift",
+        lambda copy: make_drift(copy, {t: sorted(cs) for t, cs in renames.items()}),
+        validate=True,
+    )
+    drifted, validated = drift.renders, drift.validations or {}
     for (board, chart_id), cols in sorted(reads.items()):
         before = next((c for c in healthy[board].charts if c.id == chart_id), None)
         if before is None or before.error is not None:
@@ -83,6 +100,11 @@ def test_dropped_columns_fail_loudly_and_by_name(
     record(
         evidence_dir,
         "packs/PACK-03-drift",
-        {"renamed": {t.qualified: sorted(cs) for t, cs in renames.items()}, "problems": problems},
+        {
+            "renamed": {t.qualified: sorted(cs) for t, cs in renames.items()},
+            "rehearsed_boards": sorted(sound),
+            "not_rehearsed": sorted(set(specs) - sound),
+            "problems": problems,
+        },
     )
     fail_on(problems, "drift findings")

@@ -13,15 +13,8 @@ from readiness.rehearsal import broke_under, make_empty
 
 
 @pytest.mark.criterion("PACK-05")
-def test_boards_render_an_empty_state_on_empty_tables(
-    rehearsable, renders, dct, boards, tables, healthy, evidence_dir
-):
-    def prepare(vdir):
-        scratch = rehearsable.scratch_copy(vdir / "warehouse.duckdb")
-        make_empty(scratch, tables)
-        return scratch.path
-
-    empty = renders(dct, boards, "empty", prepare)
+def test_boards_render_an_empty_state_on_empty_tables(rehearsal, tables, healthy, evidence_dir):
+    empty = rehearsal("empty", lambda copy: make_empty(copy, tables)).renders
     problems = [f"PACK-05 {p} (on empty tables)" for p in broke_under(healthy, empty)]
     record(
         evidence_dir, "packs/PACK-05-empty", {"tables_emptied": len(tables), "problems": problems}

@@ -3,6 +3,8 @@ against today's warehouse, so rolling back is a real option."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 
 from readiness.checks import fail_on, record
@@ -11,7 +13,7 @@ from readiness.rehearsal import first_line, render_problems
 
 @pytest.mark.criterion("PACK-07")
 def test_previous_pack_version_validates_and_renders(
-    packs, renderer, renders, tables, evidence_dir
+    packs, renderer, renders, tables, judged_warehouse, evidence_dir
 ):
     previous = packs.previous_project_dir
     if previous is None:
@@ -27,15 +29,15 @@ def test_previous_pack_version_validates_and_renders(
         pytest.fail(
             f"PACK-07 previous version {previous}: no board matches {packs.boards!r}", pytrace=False
         )
-    path = packs.warehouse.path if packs.warehouse.project_env_var else None
-
+    run = renders(
+        dct, boards, "previous", lambda _dir: nullcontext(judged_warehouse), validate=True
+    )
     problems = []
-    for board, v in sorted(dct.validate(boards, path).items()):
+    for board, v in sorted((run.validations or {}).items()):
         problems += [
             f"PACK-07 previous {board}: {d.code}: {first_line(d.message)}" for d in v.errors
         ]
-    rendered = renders(dct, boards, "previous", lambda _dir: path)
-    problems += [f"PACK-07 previous {p}" for p in render_problems(rendered)]
+    problems += [f"PACK-07 previous {p}" for p in render_problems(run.renders)]
     version = (
         (previous / "VERSION").read_text().strip() if (previous / "VERSION").exists() else "unknown"
     )

@@ -91,7 +91,9 @@ class Warehouse(Protocol):
 class ScratchWarehouse(Warehouse, Protocol):
     """A copy made for one rehearsal; its mutations touch nothing else."""
 
-    def rename_columns(self, renames: dict[Table, list[str]], suffix: str = "__renamed") -> None: ...
+    def rename_columns(
+        self, renames: dict[Table, list[str]], suffix: str = "__renamed"
+    ) -> None: ...
 
     def truncate(self, tables: Sequence[Table]) -> None: ...
 

@@ -1,70 +1,52 @@
-"""The connector warehouse behind the packs: read its shape, rehearse on copies.
+"""A DuckDB file as the packs' warehouse (the local stand-in's, or a snapshot).
 
-Reads open the warehouse read-only, so a gate run can never damage the data it
-judges. Every mutation (drift, empty tables, edge rows) happens on a scratch
-copy the caller owns.
+Reads open the file read-only, so a gate run can never damage the data it
+judges; a scratch copy is a copy of the file, removed when the rehearsal ends.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 import duckdb
 
-SYSTEM_PREFIX = "_fivetran_"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    nullable: bool = True
-
-
-@dataclass(frozen=True)
-class Table:
-    schema: str
-    name: str
-    columns: tuple[Column, ...]
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
-
-
-class Warehouse(Protocol):
-    """What the packs checks need from a warehouse."""
-
-    path: Path
-
-    def tables(self) -> list[Table]: ...
-
-    def max_value(self, table: Table, column: str) -> datetime | None: ...
-
-    def scratch_copy(self, dest: Path) -> ScratchWarehouse: ...
-
-
-class WarehouseError(Exception):
-    """The warehouse cannot be read; the message names the file."""
-
-
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
+from readiness.drivers.warehouses.base import (
+    MARKER_SCHEMA,
+    MARKER_TABLE,
+    ScratchError,
+    Table,
+    WarehouseError,
+    group_columns,
+    q,
+)
 
 
 class DuckDBWarehouse:
-    """A DuckDB file (the local stand-in's, or a snapshot of a real warehouse)."""
+    """A DuckDB file, pointed to by the project's variable (its path)."""
 
-    def __init__(self, path: Path) -> None:
+    kind = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        path: Path,
+        env_var: str | None = None,
+        schemas: list[str] | None = None,
+        scratch_dir: Path | None = None,
+    ) -> None:
         self.path = path
+        self.env_var = env_var
+        self.schemas = schemas
+        self.scratch_dir = scratch_dir
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
 
     def _connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         if not self.path.is_file():
@@ -77,24 +59,29 @@ class DuckDBWarehouse:
     def tables(self) -> list[Table]:
         with self._connect() as con:
             rows = con.execute(
-                "select table_schema, table_name, column_name, data_type, is_nullable "
+                "select table_schema, table_name, column_name, data_type, is_nullable = 'YES' "
                 "from information_schema.columns "
                 "where table_schema not in ('information_schema', 'pg_catalog', 'main') "
                 "order by table_schema, table_name, ordinal_position"
             ).fetchall()
-        grouped: dict[tuple[str, str], list[Column]] = {}
-        for schema, table, column, dtype, nullable in rows:
-            grouped.setdefault((schema, table), []).append(Column(column, dtype, nullable == "YES"))
-        return [Table(s, t, tuple(cols)) for (s, t), cols in grouped.items()]
+            keys: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+            for schema, table, cols in con.execute(
+                "select schema_name, table_name, constraint_column_names "
+                "from duckdb_constraints() where constraint_type in ('PRIMARY KEY', 'UNIQUE') "
+                "order by constraint_type = 'UNIQUE'"
+            ).fetchall():
+                keys.setdefault((schema, table), []).append(tuple(cols))
+        found = group_columns(rows, keys)
+        return [t for t in found if self.schemas is None or t.schema in self.schemas]
 
     def max_value(self, table: Table, column: str) -> datetime | None:
         with self._connect() as con:
             row = con.execute(
-                f"select max({_q(column)}) from {_q(table.schema)}.{_q(table.name)}"
+                f"select max({q(column)}) from {q(table.schema)}.{q(table.name)}"
             ).fetchone()
         return row[0] if row else None
 
-    def fingerprint(self) -> str:
+    def fingerprint(self) -> str | None:
         """The warehouse's content, hashed: every table's columns and rows in
         storage order, every view's and macro's SQL. Two files with the same
         data give the same value wherever they are; one changed cell, renamed
@@ -102,11 +89,10 @@ class DuckDBWarehouse:
         h = hashlib.sha256()
         with self._connect() as con:
             tables = con.execute(
-                "select schema_name, table_name from duckdb_tables() "
-                "where not internal order by 1, 2"
+                "select schema_name, table_name from duckdb_tables() where not internal order by 1, 2"
             ).fetchall()
             for schema, name in tables:
-                target = f"{_q(schema)}.{_q(name)}"
+                target = f"{q(schema)}.{q(name)}"
                 cols = con.execute(f"describe {target}").fetchall()
                 count, digest = con.execute(
                     f"select count(*), md5(string_agg(md5(t::varchar), '' order by rowid)) "
@@ -126,41 +112,93 @@ class DuckDBWarehouse:
                 h.update(repr(("macro", *row)).encode())
         return h.hexdigest()
 
-    def scratch_copy(self, dest: Path) -> ScratchWarehouse:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path, dest)
-        return ScratchWarehouse(dest)
+    def dct_env(self) -> dict[str, str]:
+        if not self.env_var:
+            raise WarehouseError(
+                "this project's warehouse is not selectable: set packs.warehouse.project_env_var"
+            )
+        return {self.env_var: str(self.path)}
+
+    @contextmanager
+    def scratch(self, name: str) -> Iterator[ScratchDuckDB]:
+        where = (self.scratch_dir or self.path.parent) / f"{name}.duckdb"
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.path, where)
+        except OSError as e:
+            raise ScratchError(f"scratch copy of {self.path} at {where}: {e.strerror or e}") from e
+        try:
+            yield ScratchDuckDB(where, self.env_var, self.schemas)
+        finally:
+            where.unlink(missing_ok=True)
+            where.with_name(where.name + ".wal").unlink(missing_ok=True)
 
 
-class ScratchWarehouse(DuckDBWarehouse):
+class ScratchDuckDB(DuckDBWarehouse):
     """A copy made for one rehearsal; its mutations touch nothing else."""
 
-    def rename_columns(self, renames: dict[Table, list[str]], suffix: str = "__renamed") -> None:
+    def _write(self, what: str, statements: Iterator[tuple[str, list[object]]]) -> None:
+        """Run mutations; a statement the copy refuses is the gate's failure."""
         with self._connect(read_only=False) as con:
-            for table, columns in renames.items():
-                for col in columns:
-                    con.execute(
-                        f"alter table {_q(table.schema)}.{_q(table.name)} "
-                        f"rename column {_q(col)} to {_q(col + suffix)}"
-                    )
+            for sql, params in statements:
+                try:
+                    con.execute(sql, params)
+                except duckdb.Error as e:
+                    raise ScratchError(f"{what} on scratch copy {self.path}: {e}") from e
 
-    def truncate(self, tables: list[Table]) -> None:
-        with self._connect(read_only=False) as con:
-            for t in tables:
-                con.execute(f"delete from {_q(t.schema)}.{_q(t.name)}")
+    def mark(self, token: str) -> None:
+        self._write(
+            "marker",
+            iter(
+                [
+                    (f"create schema if not exists {q(MARKER_SCHEMA)}", []),
+                    (
+                        f"create or replace table {q(MARKER_SCHEMA)}.{q(MARKER_TABLE)} (token varchar)",
+                        [],
+                    ),
+                    (f"insert into {q(MARKER_SCHEMA)}.{q(MARKER_TABLE)} values (?)", [token]),
+                ]
+            ),
+        )
+
+    def rename_columns(self, renames: dict[Table, list[str]], suffix: str = "__renamed") -> None:
+        self._write(
+            "rename",
+            (
+                (
+                    f"alter table {q(t.schema)}.{q(t.name)} rename column {q(c)} to {q(c + suffix)}",
+                    [],
+                )
+                for t, cols in renames.items()
+                for c in cols
+            ),
+        )
+
+    def truncate(self, tables: Sequence[Table]) -> None:
+        self._write("truncate", ((f"delete from {q(t.schema)}.{q(t.name)}", []) for t in tables))
 
     def insert_rows(self, table: Table, rows: list[dict[str, object]]) -> None:
-        """Insert rows given by column name; a value that does not fit its
-        column's type is cast by DuckDB, so an impossible edge fails loudly here."""
-        with self._connect(read_only=False) as con:
+        def statements() -> Iterator[tuple[str, list[object]]]:
             for row in rows:
                 cols = list(row)
-                marks = ", ".join(
-                    f"cast(? as {next(c.type for c in table.columns if c.name == col)})"
-                    for col in cols
-                )
-                con.execute(
-                    f"insert into {_q(table.schema)}.{_q(table.name)} ({', '.join(_q(c) for c in cols)}) "
-                    f"values ({marks})",
+                marks = ", ".join(f"cast(? as {_type_of(table, c)})" for c in cols)
+                yield (
+                    f"insert into {q(table.schema)}.{q(table.name)} "
+                    f"({', '.join(q(c) for c in cols)}) values ({marks})",
                     [row[c] for c in cols],
                 )
+
+        self._write(f"edge rows into {table.qualified}", statements())
+
+    def taken(self, table: Table, column: str, values: Sequence[object]) -> set[object]:
+        target = f"{q(table.schema)}.{q(table.name)}"
+        sql = f"select 1 from {target} where {q(column)} = cast(? as {_type_of(table, column)}) limit 1"
+        with self._connect() as con:
+            return {v for v in values if con.execute(sql, [v]).fetchone()}
+
+
+def _type_of(table: Table, column: str) -> str:
+    col = table.column(column)
+    if col is None:
+        raise ScratchError(f"{table.qualified} has no column {column}")
+    return col.type
