@@ -130,7 +130,7 @@ def column_refs(sql: str, tables: list[Table], dialect: str = "duckdb") -> dict[
         cols = {
             c.name
             for c in t.columns
-            if c.name.lower() in named_columns and not c.name.startswith(SYSTEM_PREFIX)
+            if c.name.lower() in named_columns and not c.name.lower().startswith(SYSTEM_PREFIX)
         }
         if cols:
             out[t] = cols

@@ -129,9 +129,9 @@ def edge_rows(table: Table, now: datetime, taken: Taken | None = None) -> list[d
     rows: list[dict[str, object]] = [{} for _ in range(count)]
     for col in table.columns:
         values = edge_values(col.type)
-        if col.name == "_fivetran_deleted":
+        if col.name.lower() == "_fivetran_deleted":
             column = [False] * count
-        elif col.name.startswith(SYSTEM_PREFIX) and values and values[0] in _TIMESTAMPS:
+        elif col.name.lower().startswith(SYSTEM_PREFIX) and values and values[0] in _TIMESTAMPS:
             column = [synced_text] * count
         else:
             column = [

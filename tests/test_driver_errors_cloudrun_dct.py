@@ -28,9 +28,9 @@ from fixtures.cloudrun.runtime import Instance, Runtime
 from fixtures.cloudrun.state import CloudRunState, Urls, load_seed
 from fixtures.tls.asgi import AsgiThread
 from readiness.drivers.cloudrun import CloudRunApi, CloudRunServing, DeploymentError
-from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 from readiness.drivers.dct import DctCli, DctError
 from readiness.drivers.dct_session import DctSession, SessionError
+from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 from readiness.settings.deployment import CloudRunService
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +130,9 @@ def test_a_candidate_without_a_tag_url_is_an_error_naming_the_setting(cloudrun):
     with pytest.raises(DeploymentError) as e:
         serving.deploy_candidate()
     msg = str(e.value)
-    assert msg.startswith(f"Cloud Run {run.api.target.name} ({run.api.target.endpoint}): candidate ")
+    assert msg.startswith(
+        f"Cloud Run {run.api.target.name} ({run.api.target.endpoint}): candidate "
+    )
     assert "dataface-cloud-gate-" in msg and "no tag URL in traffic_statuses" in msg
     assert "set deployment.serving.tag_url" in msg
 
@@ -175,9 +177,7 @@ def test_restore_pins_by_name_when_latest_now_names_another_revision(cloudrun):
 
 
 def test_restore_puts_back_two_tags_on_one_revision(cloudrun):
-    run = cloudrun(
-        _traffic(("LATEST", 100, ""), (PREVIOUS, 0, "prev"), (PREVIOUS, 0, "rollback"))
-    )
+    run = cloudrun(_traffic(("LATEST", 100, ""), (PREVIOUS, 0, "prev"), (PREVIOUS, 0, "rollback")))
     serving = CloudRunServing(run.api, RUNAPP, None, CANDIDATE_IMAGE)
     before = serving.traffic()
     assert before.tags == {"prev": PREVIOUS, "rollback": PREVIOUS}

@@ -230,3 +230,12 @@ def test_allure_results_are_written_under_xdist(gate_run):
     results = list((run.run_dir / "allure-results").glob("*-result.json"))
     judged = [c for c in run.gate["criteria"] if c["in_scope"] and c["status"] == "pass"]
     assert len(results) >= len(judged) > 0, run.output[-1500:]
+
+
+def test_the_gates_own_failure_is_an_error_not_a_failure(gate_run):
+    run = gate_run(*QUICK, paths=("tests/probes_gate_error",))
+    assert run.status("PACK-04") == "error"
+    assert run.criterion("PACK-04")["message"] == (
+        "gate error: edge rehearsal on postgres: role reader lacks CREATEDB"
+    )
+    assert run.gate["verdict"] == "INCOMPLETE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from readiness.drivers.dct import DctCli
 from readiness.drivers.dct_session import DctSession
 from readiness.drivers.warehouses import WarehouseError
 from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
-from readiness.rehearsal import broke_under, edge_rows, make_edge, render_problems
+from readiness.rehearsal import broke_under, edge_rows, make_edge, marker_probe, render_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -99,3 +100,27 @@ def test_dct_session_renders_and_swaps_warehouses(warehouse, tmp_path):
         assert valid["charts/stripe/revenue.yml"].success
     finally:
         session.close()
+
+
+def test_the_marker_proves_dct_reads_the_scratch_copy(warehouse, tmp_path):
+    """A project that hard-codes its warehouse ignores the variable the gate
+    sets: the rehearsal would judge the real data and blame the pack."""
+    packs = ROOT / "fixtures" / "packs"
+    hardcoded = tmp_path / "hardcoded"
+    shutil.copytree(packs, hardcoded, ignore=shutil.ignore_patterns("data", "renders", ".dct*"))
+    (hardcoded / "dbt_charts.yml").write_text(
+        f"sources:\n  warehouse:\n    type: duckdb\n    path: {warehouse.path}\n"
+    )
+    source = DuckDBWarehouse(warehouse.path, "DATAFACE_WAREHOUSE", scratch_dir=tmp_path / "s")
+    session = DctSession()
+    try:
+        with source.scratch("drift") as copy:
+            ignored = marker_probe(DctCli(hardcoded, 240, session), "warehouse", "the.setting")
+            why = ignored(copy, "drift")
+            followed = marker_probe(DctCli(packs, 240, session), "warehouse", "the.setting")
+            assert followed(copy, "drift") is None
+    finally:
+        session.close()
+    assert why is not None
+    assert why.startswith(f"dct did not read the scratch copy ({copy.path})")
+    assert "the.setting" in why and "ERR-" not in why.split(":")[0]

@@ -51,7 +51,9 @@ def _boards(project: Path) -> list[str]:
     return DctCli(project, 1).boards("charts/**/*.yml")
 
 
-def _keys(project: Path, warehouse: str = "w", env: dict[str, str] | None = None) -> dict[str, str | None]:
+def _keys(
+    project: Path, warehouse: str = "w", env: dict[str, str] | None = None
+) -> dict[str, str | None]:
     keys = ProjectKeys(
         project, ("render",), warehouse, env or {}, frozenset({"DATAFACE_WAREHOUSE"})
     )
@@ -227,7 +229,10 @@ class _Fresh:
     ("warehouse", "why"),
     [
         (None, "not selectable"),
-        (DuckDBWarehouse(Path("/nowhere/warehouse.duckdb"), "DATAFACE_WAREHOUSE"), "does not exist"),
+        (
+            DuckDBWarehouse(Path("/nowhere/warehouse.duckdb"), "DATAFACE_WAREHOUSE"),
+            "does not exist",
+        ),
     ],
 )
 def test_a_warehouse_that_cannot_be_keyed_is_rendered_every_time(tmp_path, warehouse, why):

@@ -172,7 +172,9 @@ class ValidationConfig(Strict):
     def _disjoint(self) -> ValidationConfig:
         both = sorted(set(self.informational) & set(self.blocking))
         if both:
-            raise ValueError(f"validation: {', '.join(both)} listed as both blocking and informational")
+            raise ValueError(
+                f"validation: {', '.join(both)} listed as both blocking and informational"
+            )
         return self
 
     def blocks(self, code: str) -> bool:

@@ -112,8 +112,8 @@ def packs_workdir(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def warehouse(packs: PacksConfig, packs_workdir: Path) -> Warehouse:
-    return open_warehouse(packs.warehouse, packs_workdir)
+def warehouse(packs: PacksConfig, packs_workdir: Path, env: EnvConfig) -> Warehouse:
+    return open_warehouse(packs.warehouse, packs_workdir, env.env.timeouts.command_s)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ def open_warehouse(
     | SnowflakeWarehouseConfig
     | BigQueryWarehouseConfig,
     workdir: Path,
+    timeout_s: float = 300.0,
 ) -> Warehouse:
     """The adapter for ``packs.warehouse`` (client libraries load only when used).
 
@@ -54,7 +55,9 @@ def open_warehouse(
     if isinstance(config, SnowflakeWarehouseConfig):
         from readiness.drivers.warehouses.snowflake import SnowflakeWarehouse
 
-        return SnowflakeWarehouse(config)
+        return SnowflakeWarehouse(config, timeout_s=timeout_s)
     from readiness.drivers.warehouses.bigquery import BigQueryWarehouse
 
-    return BigQueryWarehouse(config, lock_path=workdir / "bigquery-scratch.lock")
+    return BigQueryWarehouse(
+        config, lock_path=workdir / "bigquery-scratch.lock", timeout_s=timeout_s
+    )

@@ -42,7 +42,10 @@ class Table:
         return f"{self.schema}.{self.name}"
 
     def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
+        """By name as written, else case-insensitively: Snowflake stores
+        Fivetran's ``_fivetran_synced`` as ``_FIVETRAN_SYNCED``."""
+        exact = next((c for c in self.columns if c.name == name), None)
+        return exact or next((c for c in self.columns if c.name.lower() == name.lower()), None)
 
     @property
     def key_columns(self) -> frozenset[str]:
