@@ -153,11 +153,16 @@ class FreshnessConfig(Strict):
 # Not a finding about the pack; listed in the evidence, never counted as checked.
 WAREHOUSE_CANNOT_ANSWER = (
     "WARN-COLUMN-CHECK-UNAVAILABLE",
-    "WARN-WAREHOUSE-CHECK-UNAVAILABLE",
     "WARN-DBT-MANIFEST-MISSING",
     "WARN-DBT-QUERY-COLUMNS-INDETERMINATE",
     "WARN-DBT-MODEL-COLUMNS-UNRESOLVED",
 )
+
+
+# dct could not open the warehouse at all (e.g. the database does not exist)
+# and still answers success: nothing was checked, so PACK-01 is not evaluated
+# unless the env lists the code as blocking.
+WAREHOUSE_NOT_CHECKED = ("WARN-WAREHOUSE-CHECK-UNAVAILABLE",)
 
 
 class ValidationConfig(Strict):
@@ -176,6 +181,10 @@ class ValidationConfig(Strict):
                 f"validation: {', '.join(both)} listed as both blocking and informational"
             )
         return self
+
+    def unchecked(self, code: str) -> bool:
+        """The warning says the warehouse check did not run at all."""
+        return code in WAREHOUSE_NOT_CHECKED and code not in self.blocking
 
     def blocks(self, code: str) -> bool:
         if code in self.blocking:

@@ -20,7 +20,7 @@ def test_every_board_validates_strictly_against_its_warehouse(
     a question is listed, never counted as checked."""
     results = healthy_run.validations or {}
     rules = packs.validation
-    problems, informational = [], []
+    problems, informational, unchecked = [], [], []
     for board in boards:
         v = results.get(board)
         if v is None:
@@ -30,7 +30,9 @@ def test_every_board_validates_strictly_against_its_warehouse(
             problems.append(f"PACK-01 {board}: {d.code}: {first_line(d.message)}")
         for d in v.warnings:
             line = f"{board}: {d.code}: {first_line(d.message)}"
-            if rules.blocks(d.code):
+            if rules.unchecked(d.code):
+                unchecked.append(line)
+            elif rules.blocks(d.code):
                 problems.append(f"PACK-01 {line}")
             else:
                 informational.append(line)
@@ -42,6 +44,7 @@ def test_every_board_validates_strictly_against_its_warehouse(
         {
             "warehouse": warehouse.kind,
             "informational_warnings": informational,
+            "not_checked": unchecked,
             "rules": rules.model_dump(),
             "boards": {b: v.__dict__ for b, v in results.items()},
         },
@@ -55,3 +58,8 @@ def test_every_board_validates_strictly_against_its_warehouse(
             stacklevel=1,
         )
     fail_on(problems, "validation findings")
+    if unchecked:
+        pytest.skip(
+            f"PACK-01 dct could not check {len(unchecked)} board(s) against {warehouse.label}: "
+            f"{unchecked[0]}"
+        )
