@@ -94,3 +94,43 @@ def test_an_unset_variable_in_an_optional_key_leaves_only_that_key_out(tmp_path,
     assert cfg.scan is None and cfg.required == ["a"]
     assert "GATE_TEST_REPO" in env.missing("secrets", "scan")
     assert env.missing("secrets", "store") == "secrets.store is not set in env.yaml"
+
+
+def test_packs_warehouse_settings_pick_their_adapter_and_name_what_is_wrong():
+    from pydantic import ValidationError
+
+    from readiness.settings.packs import (
+        DuckDBWarehouseConfig,
+        PacksConfig,
+        PostgresWarehouseConfig,
+    )
+
+    old = PacksConfig.model_validate({"project_dir": "p", "warehouse": {"path": "w.duckdb"}})
+    assert isinstance(old.warehouse, DuckDBWarehouseConfig)  # env files before the adapters
+    pg = PacksConfig.model_validate(
+        {
+            "project_dir": "p",
+            "warehouse": {
+                "type": "postgres",
+                "host": "db",
+                "dbname": "analytics",
+                "user": "gate",
+                "password": {"env": "PG_PW"},
+            },
+            "validation": {"blocking": ["WARN-FANOUT-RISK"]},
+            "freshness": {"connectors": {"hubspot": {"schema": "hubspot", "timezone": "Europe/Oslo"}}},
+        }
+    )
+    assert isinstance(pg.warehouse, PostgresWarehouseConfig) and pg.warehouse.port == 5432
+    assert pg.validation.blocks("WARN-FANOUT-RISK") and pg.validation.blocks("WARN-OTHER")
+    assert not pg.validation.blocks("WARN-COLUMN-CHECK-UNAVAILABLE")
+    assert pg.validation.unchecked("WARN-WAREHOUSE-CHECK-UNAVAILABLE")
+    bad = [
+        ({"type": "oracle", "path": "x"}, {}, "oracle"),
+        ({"type": "postgres", "host": "db"}, {}, "dbname"),
+        ({"path": "w"}, {"validation": {"blocking": ["W-1"], "informational": ["W-1"]}}, "W-1"),
+        ({"path": "w"}, {"freshness": {"timezone": "Mars/Olympus"}}, "Mars/Olympus"),
+    ]
+    for warehouse, extra, needle in bad:
+        with pytest.raises(ValidationError, match=needle):
+            PacksConfig.model_validate({"project_dir": "p", "warehouse": warehouse, **extra})

@@ -239,3 +239,21 @@ def test_the_gates_own_failure_is_an_error_not_a_failure(gate_run):
         "gate error: edge rehearsal on postgres: role reader lacks CREATEDB"
     )
     assert run.gate["verdict"] == "INCOMPLETE"
+
+
+def test_a_connector_without_its_loaded_at_column_is_not_evaluated_naming_the_setting(
+    gate_run, tmp_path
+):
+    text = (ROOT / "envs" / "local.yaml").read_text().replace(": ../", f": {ROOT}/")
+    text = text.replace("root: ..\n", f"root: {ROOT}\n").replace("repo_dir: ..\n", f"repo_dir: {ROOT}\n")
+    text = text.replace(
+        "      hubspot: {schema: hubspot}",
+        "      hubspot: {schema: hubspot, loaded_at_field: _loaded_at, timezone: America/New_York}",
+    )
+    path = tmp_path / "no-stamp.yaml"
+    path.write_text(text)
+    run = gate_run("--env", str(path), *QUICK)
+    assert run.status("PACK-04") == "not_evaluated", run.output[-1500:]
+    message = run.criterion("PACK-04")["message"]
+    assert "hubspot: no table in schema 'hubspot' has _loaded_at" in message
+    assert "packs.freshness.connectors.hubspot.loaded_at_field" in message
