@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Protocol
 
 SYSTEM_PREFIX = "_fivetran_"
@@ -108,6 +109,28 @@ class ScratchWarehouse(Warehouse, Protocol):
         """Which of ``values`` the column already holds (edge rows must not
         collide with a key)."""
         ...
+
+
+def located_by(env_var: str | None, value: str, what: str) -> dict[str, str]:
+    """The project's variable set to where the warehouse is: ``dct_env`` of
+    every adapter. ``what`` says what the variable names (a file, a database)."""
+    if not env_var:
+        raise WarehouseError(
+            f"this project's {what} is not selectable: set packs.warehouse.project_env_var"
+        )
+    return {env_var: value}
+
+
+def batches(
+    rows: list[dict[str, object]], size: int
+) -> Iterator[tuple[list[str], list[dict[str, object]]]]:
+    """Consecutive rows naming the same columns, at most ``size`` at a time (a
+    column a row leaves out keeps its default, so rows never share a statement
+    with rows that name it)."""
+    for cols, group in groupby(rows, key=lambda row: tuple(row)):
+        same = list(group)
+        for start in range(0, len(same), size):
+            yield list(cols), same[start : start + size]
 
 
 def q(ident: str) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,9 @@ from readiness.drivers.warehouses.base import (
     ScratchError,
     Table,
     WarehouseError,
+    batches,
     group_columns,
+    located_by,
 )
 from readiness.settings.packs import BigQueryWarehouseConfig
 
@@ -108,17 +109,6 @@ def parameter(
         text = str(value).lower() if isinstance(value, bool) else str(value)
         param = bigquery.ScalarQueryParameter(name, "STRING", text)
     return f"CAST(@{name} AS {column_type})", param
-
-
-def batches(
-    rows: list[dict[str, object]], size: int
-) -> Iterator[tuple[list[str], list[dict[str, object]]]]:
-    """Consecutive rows naming the same columns, at most ``size`` at a time (a
-    column a row leaves out keeps its default)."""
-    for cols, group in groupby(rows, key=lambda row: tuple(row)):
-        same = list(group)
-        for start in range(0, len(same), size):
-            yield list(cols), same[start : start + size]
 
 
 def make_client(config: BigQueryWarehouseConfig) -> bigquery.Client:
@@ -303,12 +293,7 @@ class BigQueryWarehouse:
         return None
 
     def dct_env(self) -> dict[str, str]:
-        if not self.config.project_env_var:
-            raise WarehouseError(
-                f"{self.label}: the project's BigQuery project is not selectable: "
-                "set packs.warehouse.project_env_var"
-            )
-        return {self.config.project_env_var: self.config.project}
+        return located_by(self.config.project_env_var, self.config.project, "BigQuery project")
 
     def _scratch_project(self) -> str:
         sp = self.config.scratch_project

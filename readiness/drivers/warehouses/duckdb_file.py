@@ -22,6 +22,7 @@ from readiness.drivers.warehouses.base import (
     Table,
     WarehouseError,
     group_columns,
+    located_by,
     q,
 )
 
@@ -113,11 +114,7 @@ class DuckDBWarehouse:
         return h.hexdigest()
 
     def dct_env(self) -> dict[str, str]:
-        if not self.env_var:
-            raise WarehouseError(
-                "this project's warehouse is not selectable: set packs.warehouse.project_env_var"
-            )
-        return {self.env_var: str(self.path)}
+        return located_by(self.env_var, str(self.path), "warehouse")
 
     @contextmanager
     def scratch(self, name: str) -> Iterator[ScratchDuckDB]:

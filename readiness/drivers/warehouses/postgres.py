@@ -26,6 +26,7 @@ from readiness.drivers.warehouses.base import (
     Table,
     WarehouseError,
     group_columns,
+    located_by,
     q,
 )
 from readiness.settings.base import ConfigError
@@ -149,11 +150,7 @@ class PostgresWarehouse:
         return h.hexdigest()
 
     def dct_env(self) -> dict[str, str]:
-        if not self.config.project_env_var:
-            raise WarehouseError(
-                "this project's database is not selectable: set packs.warehouse.project_env_var"
-            )
-        return {self.config.project_env_var: self.dbname}
+        return located_by(self.config.project_env_var, self.dbname, "database")
 
     @contextmanager
     def scratch(self, name: str) -> Iterator[ScratchPostgres]:

@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import groupby
 from typing import Any, NamedTuple
 
 import snowflake.connector
@@ -31,7 +30,9 @@ from readiness.drivers.warehouses.base import (
     ScratchError,
     Table,
     WarehouseError,
+    batches,
     group_columns,
+    located_by,
     q,
 )
 from readiness.settings.base import ConfigError
@@ -92,18 +93,6 @@ def _sql_type(data_type: str, precision: int | None, scale: int | None) -> str:
     if data_type == "NUMBER" and precision is not None:
         return f"NUMBER({precision},{scale or 0})"
     return data_type
-
-
-def batches(
-    rows: list[dict[str, object]], size: int
-) -> Iterator[tuple[list[str], list[dict[str, object]]]]:
-    """Consecutive rows naming the same columns, at most ``size`` at a time (a
-    column a row leaves out keeps its default, so rows never share a statement
-    with rows that name it)."""
-    for cols, group in groupby(rows, key=lambda row: tuple(row)):
-        same = list(group)
-        for start in range(0, len(same), size):
-            yield list(cols), same[start : start + size]
 
 
 def _short(e: BaseException, limit: int = 300) -> str:
@@ -295,12 +284,7 @@ class SnowflakeWarehouse:
         return None
 
     def dct_env(self) -> dict[str, str]:
-        if not self.config.project_env_var:
-            raise WarehouseError(
-                f"{self.label}: the project's database is not selectable: "
-                "set packs.warehouse.project_env_var"
-            )
-        return {self.config.project_env_var: self.config.database}
+        return located_by(self.config.project_env_var, self.config.database, "database")
 
     @contextmanager
     def scratch(self, name: str) -> Iterator[ScratchSnowflake]:
