@@ -182,11 +182,13 @@ def make_drift(scratch: ScratchWarehouse, renames: dict[Table, list[str]]) -> No
 
 
 def make_empty(scratch: ScratchWarehouse, tables: list[Table]) -> None:
-    scratch.truncate(tables)
+    # A view shows its base tables' emptiness; deleting from one is refused
+    # (or, if updatable, deletes from the table anyway).
+    scratch.truncate([t for t in tables if not t.view])
 
 
 def make_edge(scratch: ScratchWarehouse, tables: list[Table], now: datetime) -> None:
-    for t in tables:
+    for t in (t for t in tables if not t.view):
         scratch.insert_rows(t, edge_rows(t, now, lambda col, vs, t=t: scratch.taken(t, col, vs)))
 
 
@@ -243,13 +245,15 @@ def shared_render(
     *,
     validate: bool = False,
     probe: Probe | None = None,
+    mutate: Callable[[ScratchWarehouse], None] | None = None,
 ) -> VariantRun:
     """Render ``boards`` once per run for ``variant``, whichever worker asks first.
 
     ``build(dir)`` is a context manager giving the variant's warehouse (None:
     the project's own, as configured) for as long as dct needs it; a scratch
     copy is removed when it exits. ``probe(warehouse, variant)`` runs first and
-    returns why dct cannot be trusted to read it (None: it does).
+    returns why dct cannot be trusted to read it (None: it does); only then
+    does ``mutate`` change the copy (drift, empty, edge rows).
     """
     vdir = workdir / variant
     vdir.mkdir(parents=True, exist_ok=True)
@@ -273,6 +277,8 @@ def shared_render(
             if not_read:
                 run = VariantRun(not_read=not_read)
             else:
+                if mutate is not None:
+                    mutate(cast(ScratchWarehouse, warehouse))
                 run = VariantRun(
                     renders=renderer.render(boards, warehouse, vdir / "out"),
                     validations=renderer.validate(boards, warehouse) if validate else None,
@@ -297,10 +303,10 @@ def shared_render(
 MARKER_SQL = f"select token from {MARKER_SCHEMA}.{MARKER_TABLE}"
 
 
-def marker_probe(renderer: Renderer, source: str, setting: str) -> Probe:
+def marker_probe(renderer: Renderer, source: str, env_var: str) -> Probe:
     """Prove dct reads the scratch copy before trusting a rehearsal on it: the
     copy holds a token only it has, and dct must read it back through the
-    project's own source. ``setting`` names what to change when it does not."""
+    project's own source, with ``env_var`` pointing at the copy."""
 
     def probe(warehouse: ScratchWarehouse, variant: str) -> str | None:
         token = f"readiness scratch copy for {variant}"
@@ -308,12 +314,24 @@ def marker_probe(renderer: Renderer, source: str, setting: str) -> Probe:
         answer = renderer.query(source, MARKER_SQL, warehouse)
         if answer.success and any(token in r.values() for r in answer.rows):
             return None
-        seen = first_line(answer.error) if answer.error else f"rows {answer.rows[:1]}"
-        return (
-            f"dct did not read the scratch copy ({warehouse.label}) it was pointed at through "
-            f"source {source!r}: {seen}. The project must read its warehouse location from "
-            f"the variable in {setting} (e.g. {{{{ env_var('...') }}}} in dbt_charts.yml)"
-        )
+        said = " ".join((answer.error or f"rows {answer.rows[:1]}").split())[:400]
+        lowered = said.lower()
+        if "permission denied" in lowered or "insufficient privilege" in lowered:
+            why = (
+                "dct's login may not read it: let dct log in as the gate's user, or grant "
+                "it the copies (PostgreSQL: packs.warehouse.scratch_readers)"
+            )
+        elif answer.code == "ERR-BINDER-UNKNOWN-RELATION" or any(
+            k in lowered for k in ("does not exist", "could not find a table", "not found")
+        ):
+            why = (
+                f"dct read another warehouse, so the project does not take its location from "
+                f"{env_var} (packs.warehouse.project_env_var): in dbt_charts.yml, source "
+                f"{source!r} must read it, e.g. {{{{ env_var('{env_var}') }}}}"
+            )
+        else:
+            why = "dct could not query it through the project's source"
+        return f"dct did not read the scratch copy ({warehouse.label}): {why}. dct said: {said}"
 
     return probe
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,25 @@ def test_a_connector_without_its_loaded_at_column_is_not_evaluated_naming_the_se
     message = run.criterion("PACK-04")["message"]
     assert "hubspot: no table in schema 'hubspot' has _loaded_at" in message
     assert "packs.freshness.connectors.hubspot.loaded_at_field" in message
+
+
+def test_dct_that_cannot_reach_the_warehouse_is_the_gates_error_naming_the_variable(
+    gate_run, tmp_path
+):
+    project = tmp_path / "packs"
+    shutil.copytree(ROOT / "fixtures" / "packs", project)
+    (project / "dbt_charts.yml").write_text(
+        "sources:\n  warehouse:\n    type: duckdb\n"
+        "    path: \"{{ env_var('NO_SUCH_WAREHOUSE_PATH') }}\"\n"
+    )
+    text = (ROOT / "envs" / "local.yaml").read_text().replace(": ../", f": {ROOT}/")
+    text = text.replace("root: ..\n", f"root: {ROOT}\n").replace("repo_dir: ..\n", f"repo_dir: {ROOT}\n")
+    text = text.replace(f"  project_dir: {ROOT}/fixtures/packs\n", f"  project_dir: {project}\n")
+    text = text.replace("    project_env_var: DATAFACE_WAREHOUSE\n", "    project_env_var: null\n")
+    path = tmp_path / "unreachable.yaml"
+    path.write_text(text)
+    run = gate_run("--env", str(path), "--criteria", "PACK-02")
+    assert run.status("PACK-02") == "error", run.output[-2000:]
+    message = run.criterion("PACK-02")["message"]
+    assert message.startswith("gate error: dct cannot query source 'warehouse'"), message
+    assert "NO_SUCH_WAREHOUSE_PATH" in message and "packs.project_env" in message

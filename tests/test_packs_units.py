@@ -115,12 +115,15 @@ def test_the_marker_proves_dct_reads_the_scratch_copy(warehouse, tmp_path):
     session = DctSession()
     try:
         with source.scratch("drift") as copy:
-            ignored = marker_probe(DctCli(hardcoded, 240, session), "warehouse", "the.setting")
+            ignored = marker_probe(
+                DctCli(hardcoded, 240, session), "warehouse", "DATAFACE_WAREHOUSE"
+            )
             why = ignored(copy, "drift")
-            followed = marker_probe(DctCli(packs, 240, session), "warehouse", "the.setting")
+            followed = marker_probe(DctCli(packs, 240, session), "warehouse", "DATAFACE_WAREHOUSE")
             assert followed(copy, "drift") is None
     finally:
         session.close()
     assert why is not None
-    assert why.startswith(f"dct did not read the scratch copy ({copy.path})")
-    assert "the.setting" in why and "ERR-" not in why.split(":")[0]
+    assert why.startswith(f"dct did not read the scratch copy ({copy.path}): dct read another")
+    assert "{{ env_var('DATAFACE_WAREHOUSE') }}" in why and "packs.warehouse.project_env_var" in why
+    assert "readiness_scratch" in why.split("dct said: ")[1]  # dct's own words, whole

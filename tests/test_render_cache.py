@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.connectors.generate import build_warehouse
 from readiness.drivers import render_cache
-from readiness.drivers.dct import BoardRender, DctCli
+from readiness.drivers.dct import BoardRender, DctCli, source_env_vars
 from readiness.drivers.dct_session import DctSession
 from readiness.drivers.render_cache import CachedRenderer, ProjectKeys, RenderCache
 from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
@@ -120,7 +120,7 @@ def test_the_warehouse_content_dct_version_and_env_are_inputs(project, monkeypat
     # The warehouse's path variable is keyed by content, never by its value;
     # so is every variable the project's sources read (a host, a port).
     assert _keys(project, env={"DATAFACE_WAREHOUSE": "/elsewhere.duckdb"}) == before
-    assert render_cache._source_vars(project) == {"DATAFACE_WAREHOUSE"}
+    assert source_env_vars(project) == {"DATAFACE_WAREHOUSE": True}
     config = project / "dbt_charts.yml"
     config.write_text(config.read_text() + "# {{ env_var('PACKS_CURRENCY') }}\n")
     edited = _keys(project)

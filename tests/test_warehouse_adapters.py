@@ -21,7 +21,7 @@ from readiness.boards import missing_refs
 from readiness.drivers.warehouses import ScratchError, Table, WarehouseError, open_warehouse
 from readiness.drivers.warehouses.duckdb_file import DuckDBWarehouse
 from readiness.drivers.warehouses.postgres import PostgresWarehouse
-from readiness.rehearsal import edge_rows, edge_values, make_edge
+from readiness.rehearsal import edge_rows, edge_values, make_edge, make_empty
 from readiness.settings.base import EnvVarRef
 from readiness.settings.packs import PostgresWarehouseConfig
 
@@ -45,6 +45,9 @@ insert into stripe.charge values
   ('0', 0, 'usd', 100, '2026-11-20 10:00:00', false, '2026-11-22 11:00:00'),
   ('ch_1', -1, 'eur', 200, '2026-11-21 10:00:00', false, '2026-11-22 11:00:00');
 create view stripe.live_charge as select * from stripe.charge where not _fivetran_deleted;
+create view stripe.charge_by_currency as
+  with c as (select currency, amount from stripe.charge) select currency, sum(amount) as amount
+  from c group by 1;
 """
 
 
@@ -99,10 +102,14 @@ def test_postgres_scratch_is_a_keyed_copy_dropped_even_on_failure(server):
         assert copy.dbname.startswith("readiness_run_1_edge_") and copy.dbname in _databases(server)
         assert copy.fingerprint() != before  # the marker table is only in the copy
         tables = copy.tables()
-        assert {t.qualified for t in tables} == {"stripe.charge", "stripe.live_charge"}
+        assert {t.qualified: t.view for t in tables} == {
+            "stripe.charge": False,
+            "stripe.live_charge": True,
+            "stripe.charge_by_currency": True,  # not updatable: rehearsals leave views alone
+        }
         charge = next(t for t in tables if t.name == "charge")
         assert charge.keys == (("id",), ("number",))
-        make_edge(copy, [charge], NOW)  # must respect both keys and the existing rows
+        make_edge(copy, tables, NOW)  # must respect both keys and the existing rows
         with psycopg.connect(server.url(database=copy.dbname)) as con:
             n, longest = con.execute(
                 "select count(*), max(length(currency)) from stripe.charge"
@@ -113,6 +120,20 @@ def test_postgres_scratch_is_a_keyed_copy_dropped_even_on_failure(server):
         raise RuntimeError("a rehearsal that fails half-way")
     assert name not in _databases(server)
     assert wh.fingerprint() == before  # the source was never touched
+
+
+def test_scratch_readers_may_read_the_copy_and_emptying_spares_views(server, monkeypatch):
+    monkeypatch.setenv("READER_PW", "reader-pw")
+    wh = PostgresWarehouse(_config(server, scratch_readers=["reader"]))
+    with wh.scratch("run-2-empty") as copy:
+        make_empty(copy, copy.tables())
+        copy.mark("token")
+        url = f"postgresql://reader:reader-pw@{server.host}:{server.port}/{copy.dbname}"
+        with psycopg.connect(url) as con:
+            assert con.execute("select token from readiness_scratch.marker").fetchone() == (
+                "token",
+            )
+            assert con.execute("select count(*) from stripe.charge_by_currency").fetchone() == (0,)
 
 
 def test_a_login_without_createdb_is_a_scratch_error_naming_the_grant(server, monkeypatch):

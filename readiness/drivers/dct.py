@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import yaml
 
 from readiness.drivers.dct_session import DctSession, SessionError
 from readiness.drivers.warehouses import Warehouse, WarehouseError
@@ -29,6 +33,16 @@ class DctError(Exception):
 class Diagnostic:
     code: str
     message: str
+    # The board's query it is about, and dct's own advice, when dct gives them.
+    query: str = ""
+    fix: str = ""
+
+    def line(self) -> str:
+        """One line a reviewer reads: code, query, first line, dct's fix."""
+        text = next((t.strip() for t in self.message.splitlines() if t.strip()), "")
+        where = f" (query {self.query})" if self.query else ""
+        fix = f" Fix: {self.fix.strip()}" if self.fix.strip() else ""
+        return f"{self.code}{where}: {text[:240]}{fix[:160]}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,12 @@ def _dct_executable() -> list[str]:
 
 
 def _diag(d: dict[str, Any]) -> Diagnostic:
-    return Diagnostic(code=str(d.get("code", "")), message=str(d.get("message", "")))
+    return Diagnostic(
+        code=str(d.get("code", "")),
+        message=str(d.get("message", "")),
+        query=str(d.get("query") or ""),
+        fix=str(d.get("fix") or ""),
+    )
 
 
 def _charts(items: list[dict[str, Any]]) -> list[ChartRender]:
@@ -150,10 +169,13 @@ class DctCli:
         project_dir: Path,
         timeout_s: float,
         session: DctSession | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.project_dir = project_dir
         self.timeout_s = timeout_s
         self.session = session
+        # Variables the project reads (packs.project_env), over the process's own.
+        self.env = dict(env or {})
 
     def boards(self, pattern: str) -> list[str]:
         # A folder's meta.yml cascades into its boards; dct never serves it as one.
@@ -166,7 +188,7 @@ class DctCli:
     def _run(
         self, args: list[str], warehouse: Warehouse | None
     ) -> subprocess.CompletedProcess[str]:
-        extra = {"DO_NOT_TRACK": "1", "DCT_NO_WORKSPACE_GUARD": "1"}
+        extra = {**self.env, "DO_NOT_TRACK": "1", "DCT_NO_WORKSPACE_GUARD": "1"}
         if warehouse is not None:
             try:
                 extra.update(warehouse.dct_env())
@@ -256,6 +278,23 @@ class DctCli:
                 json.loads(produced.read_text()) if produced.exists() else _board_error(board, proc)
             )
         return results
+
+
+_SOURCE_VAR = re.compile(r"env_var\(\s*['\"]([^'\"]+)['\"]\s*(,)?")
+
+
+def source_env_vars(project_dir: Path) -> dict[str, bool]:
+    """The variables the project's ``sources:`` read (where its warehouses
+    are, and how to log in), each with whether it has a default."""
+    try:
+        config = yaml.safe_load((project_dir / "dbt_charts.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    sources = config.get("sources") if isinstance(config, dict) else None
+    found: dict[str, bool] = {}
+    for name, comma in _SOURCE_VAR.findall(json.dumps(sources or {})):
+        found[name] = found.get(name, False) or bool(comma)
+    return found
 
 
 # Folder-level cascade files: inputs of the boards below them, never boards.

@@ -41,8 +41,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from readiness.drivers.dct import (
     META_FILES,
     RENDER_ARGS,
@@ -53,6 +51,7 @@ from readiness.drivers.dct import (
     QueryResult,
     board_render,
     board_validation,
+    source_env_vars,
 )
 from readiness.drivers.warehouses import Warehouse, WarehouseError
 
@@ -77,16 +76,6 @@ def _project_files(root: Path) -> dict[str, bytes]:
             path = Path(dirpath) / name
             files[path.relative_to(root).as_posix()] = path.read_bytes()
     return files
-
-
-def _source_vars(project_dir: Path) -> frozenset[str]:
-    """Variables the project's ``sources:`` read: where its warehouses are."""
-    try:
-        config = yaml.safe_load((project_dir / "dbt_charts.yml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return frozenset()
-    sources = config.get("sources") if isinstance(config, dict) else None
-    return frozenset(_ENV_VAR.findall(json.dumps(sources))) if sources else frozenset()
 
 
 def _closure(project_dir: Path, board: str) -> set[str]:
@@ -230,7 +219,9 @@ class CachedRenderer:
             return dict.fromkeys(boards)
         try:
             content = warehouse.fingerprint()
-            located_by = frozenset(warehouse.dct_env()) | _source_vars(self.project_dir)
+            located_by = frozenset(warehouse.dct_env()) | frozenset(
+                source_env_vars(self.project_dir)
+            )
         except WarehouseError as e:
             self.cache.stats.uncached.update({b: str(e) for b in boards})
             return dict.fromkeys(boards)
@@ -238,7 +229,8 @@ class CachedRenderer:
             why = f"the {warehouse.kind} adapter cannot fingerprint its content"
             self.cache.stats.uncached.update({b: why for b in boards})
             return dict.fromkeys(boards)
-        project = ProjectKeys(self.project_dir, command, content, os.environ, located_by)
+        env = {**os.environ, **getattr(self.inner, "env", {})}
+        project = ProjectKeys(self.project_dir, command, content, env, located_by)
         keys: dict[str, str | None] = {}
         for b in boards:
             keys[b], why = project.key(b, set(boards) - {b} if closure else set())

@@ -50,6 +50,8 @@ class PostgresWarehouseConfig(_Warehouse):
     password: EnvVarRef | None = None
     sslmode: str | None = None
     connect_timeout_s: int = 10
+    # Roles dct logs in as, when not as ``user``: granted read on each scratch database.
+    scratch_readers: list[str] = []
 
 
 class SnowflakeWarehouseConfig(_Warehouse):
@@ -201,6 +203,9 @@ class PacksConfig(Strict):
     previous_project_dir: Path | None = None
     boards: str = "charts/**/*.yml"
     warehouse: WarehouseConfig
+    # Variables the dct project reads (its dbt_charts.yml env_var()s: a host, a
+    # login), set for every dct call; a credential by reference, {env: NAME}.
+    project_env: dict[str, str | EnvVarRef] = {}
     freshness: FreshnessConfig = FreshnessConfig()
     validation: ValidationConfig = ValidationConfig()
     # Rehearsals mutate scratch copies only; off means PACK-03/05/08 are not evaluated.

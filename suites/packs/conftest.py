@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from readiness.boards import BoardSpec, load_board
-from readiness.checks import GateError, record
+from readiness.checks import GateError, credential, record
 from readiness.config import EnvConfig, PacksConfig
-from readiness.drivers.dct import BoardRender, DctCli, DctError, Renderer
+from readiness.drivers.dct import BoardRender, DctCli, DctError, Renderer, source_env_vars
 from readiness.drivers.dct_session import DctSession
 from readiness.drivers.render_cache import CachedRenderer, RenderCache
 from readiness.drivers.warehouses import (
@@ -73,13 +73,26 @@ def render_cache(pytestconfig: pytest.Config, evidence_dir: Path) -> Iterator[Re
 
 
 @pytest.fixture(scope="session")
+def project_env(packs: PacksConfig) -> dict[str, str]:
+    """``packs.project_env`` resolved; a credential that is not set leaves the
+    surface not evaluated, naming the variable."""
+    return {
+        name: value if isinstance(value, str) else credential(value, f"packs.project_env.{name}")
+        for name, value in packs.project_env.items()
+    }
+
+
+@pytest.fixture(scope="session")
 def renderer(
-    env: EnvConfig, dct_session: DctSession, render_cache: RenderCache | None
+    env: EnvConfig,
+    dct_session: DctSession,
+    render_cache: RenderCache | None,
+    project_env: dict[str, str],
 ) -> Callable[[Path], Renderer]:
     """The dct of a pack project, through the render cache when one is asked for."""
 
     def make(project_dir: Path) -> Renderer:
-        cli = DctCli(project_dir, env.env.timeouts.command_s, dct_session)
+        cli = DctCli(project_dir, env.env.timeouts.command_s, dct_session, project_env)
         return CachedRenderer(cli, render_cache) if render_cache is not None else cli
 
     return make
@@ -157,9 +170,35 @@ def healthy_run(
     boards: list[str],
     tables: list[Table],
     judged_warehouse: Warehouse | None,
+    source: str,
+    packs: PacksConfig,
+    project_env: dict[str, str],
 ) -> VariantRun:
     """Every board validated and rendered against the warehouse as it is: the
-    baseline the rehearsals are judged against."""
+    baseline the rehearsals are judged against. First, dct must reach the
+    warehouse at all: a connection it cannot make is the gate's setup to fix,
+    not every chart's error pinned on the pack."""
+    try:
+        reach = dct.query(source, "select 1 as reachable", judged_warehouse)
+        said = reach.error
+    except DctError as e:  # dct stopped before it could answer (e.g. a variable unset)
+        reach, said = None, str(e)
+    if reach is None or not reach.success:
+        unset = [
+            name
+            for name, has_default in source_env_vars(packs.project_dir).items()
+            if not has_default and name not in os.environ and name not in project_env
+        ]
+        hint = (
+            f"; dbt_charts.yml reads {', '.join(unset)}, unset here: export them or set "
+            "packs.project_env"
+            if unset
+            else ""
+        )
+        raise GateError(
+            f"dct cannot query source {source!r} of {packs.project_dir}: "
+            f"{' '.join(said.split())[:300]}{hint}"
+        )
     return renders(
         dct, boards, "healthy", lambda _dir: nullcontext(judged_warehouse), validate=True
     )
@@ -211,15 +250,15 @@ def rehearsal(
     def run(variant: str, mutate: Callable[[ScratchWarehouse], None], **kw: Any) -> VariantRun:
         @contextmanager
         def build(_dir: Path) -> Iterator[ScratchWarehouse]:
+            # Also turns a refused mutation (run inside) into the gate's error.
             try:
                 with warehouse.scratch(f"{gate.run_id}-{variant}") as copy:
-                    mutate(copy)
                     yield copy
             except ScratchError as e:
                 raise GateError(f"{variant} rehearsal on {warehouse.kind}: {e}") from e
 
-        probe = marker_probe(dct, source, "packs.warehouse.project_env_var")
-        result: VariantRun = renders(dct, boards, variant, build, probe=probe, **kw)
+        probe = marker_probe(dct, source, str(packs.warehouse.project_env_var))
+        result: VariantRun = renders(dct, boards, variant, build, probe=probe, mutate=mutate, **kw)
         if result.not_read:
             pytest.skip(result.not_read)
         return result

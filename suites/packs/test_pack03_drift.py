@@ -49,7 +49,10 @@ def test_dropped_columns_fail_loudly_and_by_name(
             sql = spec.queries.get(chart.query or "")
             if not sql:
                 continue
-            refs = column_refs(sql, tables, warehouse.dialect)
+            # Drift is the connector's: views (dbt's models) follow their tables.
+            refs = {
+                t: cs for t, cs in column_refs(sql, tables, warehouse.dialect).items() if not t.view
+            }
             cols = {c for cs in refs.values() for c in cs}
             if cols and board in sound:
                 reads[(board, chart.id)] = cols

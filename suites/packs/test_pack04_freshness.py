@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from readiness.boards import column_refs
 from readiness.checks import fail_on, record
 from readiness.config import ConnectorFreshness
 
@@ -31,7 +32,9 @@ def _fmt(age: timedelta) -> str:
 
 
 @pytest.mark.criterion("PACK-04")
-def test_every_connector_synced_within_its_window(packs, tables, warehouse, now, evidence_dir):
+def test_every_connector_synced_within_its_window(
+    packs, tables, warehouse, specs, now, evidence_dir
+):
     cfg = packs.freshness
     connectors = cfg.connectors or {
         s: ConnectorFreshness(schema=s)
@@ -44,6 +47,7 @@ def test_every_connector_synced_within_its_window(packs, tables, warehouse, now,
         )
 
     problems, warns, unjudged, detail = [], [], [], {}
+    judged: set[str] = set()
     for name, conn in connectors.items():
         mine = [t for t in tables if t.schema == conn.schema_ and conn.includes(t.name)]
         fields = {t.name: conn.field_of(t.name, cfg.loaded_at_field) for t in mine}
@@ -56,6 +60,7 @@ def test_every_connector_synced_within_its_window(packs, tables, warehouse, now,
             )
             detail[name] = {"status": "not_evaluated", "tables": [t.name for t in mine]}
             continue
+        judged |= {t.qualified for t in stamped}
         zone = conn.timezone or cfg.timezone
         stamps = {t.name: warehouse.max_value(t, fields[t.name]) for t in stamped}
         synced = {k: v for k, v in stamps.items() if v is not None}
@@ -90,7 +95,27 @@ def test_every_connector_synced_within_its_window(packs, tables, warehouse, now,
             "warn_after": str(warn_after),
             "error_after": str(error_after),
         }
-    record(evidence_dir, "packs/PACK-04-freshness", {"now": now.isoformat(), "connectors": detail})
+    # Tables the boards read whose freshness nothing above judged: listed, so
+    # a reviewer sees what this verdict does not cover.
+    read = {
+        t.qualified
+        for spec in specs.values()
+        for sql in spec.queries.values()
+        for t in column_refs(sql, tables, warehouse.dialect)
+        if not t.view
+    }
+    uncovered = sorted(read - judged)
+    if uncovered:
+        warns.append(
+            f"PACK-04 freshness not judged for {len(uncovered)} table(s) the boards read "
+            f"({', '.join(uncovered[:6])}{', ...' if len(uncovered) > 6 else ''}): add them under "
+            "packs.freshness.connectors.<name>.tables"
+        )
+    record(
+        evidence_dir,
+        "packs/PACK-04-freshness",
+        {"now": now.isoformat(), "connectors": detail, "read_by_boards_not_judged": uncovered},
+    )
     for w in warns:
         warnings.warn(w, stacklevel=1)
     fail_on(problems, "stale connectors")

@@ -37,6 +37,8 @@ class Table:
     columns: tuple[Column, ...]
     # Column sets that must be unique (primary key first), as the warehouse enforces them.
     keys: tuple[tuple[str, ...], ...] = ()
+    # A view (dbt's staging models): rehearsals change its base tables, never it.
+    view: bool = False
 
     @property
     def qualified(self) -> str:
@@ -141,14 +143,15 @@ def q(ident: str) -> str:
 def group_columns(
     rows: Iterator[tuple[str, str, str, str, bool]] | list[tuple[str, str, str, str, bool]],
     keys: dict[tuple[str, str], list[tuple[str, ...]]] | None = None,
+    views: set[tuple[str, str]] | None = None,
 ) -> list[Table]:
     """Tables from (schema, table, column, type, nullable) rows in column order."""
     grouped: dict[tuple[str, str], list[Column]] = {}
     for schema, table, column, dtype, nullable in rows:
         grouped.setdefault((schema, table), []).append(Column(column, dtype, bool(nullable)))
-    keys = keys or {}
+    keys, views = keys or {}, views or set()
     return [
-        Table(s, t, tuple(cols), tuple(keys.get((s, t), ())))
+        Table(s, t, tuple(cols), tuple(keys.get((s, t), ())), (s, t) in views)
         for (s, t), cols in grouped.items()
         if s != MARKER_SCHEMA
     ]

@@ -72,7 +72,13 @@ class DuckDBWarehouse:
                 "order by constraint_type = 'UNIQUE'"
             ).fetchall():
                 keys.setdefault((schema, table), []).append(tuple(cols))
-        found = group_columns(rows, keys)
+            views = {
+                (s, n)
+                for s, n in con.execute(
+                    "select schema_name, view_name from duckdb_views() where not internal"
+                ).fetchall()
+            }
+        found = group_columns(rows, keys, views)
         return [t for t in found if self.schemas is None or t.schema in self.schemas]
 
     def max_value(self, table: Table, column: str) -> datetime | None:

@@ -59,7 +59,7 @@ order by not i.indisprimary, n.nspname, c.relname
 _RELKINDS = f"""
 select n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid)
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p', 'v') and {_SYSTEM}
+where c.relkind in ('r', 'p', 'v', 'm') and {_SYSTEM}
 """
 
 
@@ -114,7 +114,10 @@ class PostgresWarehouse:
             keys: dict[tuple[str, str], list[tuple[str, ...]]] = {}
             for schema, table, cols in con.execute(_KEYS).fetchall():
                 keys.setdefault((schema, table), []).append(tuple(cols))
-        return [t for t in group_columns(rows, keys) if self._judged(t.schema)]
+            views = {
+                (s, n) for s, n, kind, _ in con.execute(_RELKINDS).fetchall() if kind in ("v", "m")
+            }
+        return [t for t in group_columns(rows, keys, views) if self._judged(t.schema)]
 
     def max_value(self, table: Table, column: str) -> datetime | None:
         with self._connect() as con:
@@ -208,6 +211,15 @@ class PostgresWarehouse:
                     pgsql.Identifier(MARKER_SCHEMA), pgsql.Identifier(MARKER_TABLE)
                 )
             )
+            schemas = sorted({t.schema for t in tables} | {MARKER_SCHEMA})
+            for role in self.config.scratch_readers:
+                try:
+                    _grant_read(dst, copy.dbname, schemas, role)
+                except psycopg.Error as e:
+                    raise ScratchError(
+                        f"granting {role} (packs.warehouse.scratch_readers) read on "
+                        f"{copy.dbname}: {_first(e)}"
+                    ) from e
 
 
 class ScratchPostgres(PostgresWarehouse):
@@ -346,6 +358,17 @@ def _create_table(t: Table) -> pgsql.Composable:
     return pgsql.SQL("create table {}.{} ({})").format(
         pgsql.Identifier(t.schema), pgsql.Identifier(t.name), pgsql.SQL(", ").join(parts)
     )
+
+
+def _grant_read(dst: psycopg.Connection[Any], dbname: str, schemas: list[str], role: str) -> None:
+    who = pgsql.Identifier(role)
+    dst.execute(
+        pgsql.SQL("grant connect on database {} to {}").format(pgsql.Identifier(dbname), who)
+    )
+    for schema in schemas:
+        s = pgsql.Identifier(schema)
+        dst.execute(pgsql.SQL("grant usage on schema {} to {}").format(s, who))
+        dst.execute(pgsql.SQL("grant select on all tables in schema {} to {}").format(s, who))
 
 
 def _copy_rows(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], t: Table) -> None:
