@@ -246,6 +246,13 @@ def rehearsal(
         pytest.skip(
             "packs.warehouse.project_env_var is unset: the project's warehouse cannot be swapped for a copy"
         )
+    if warehouse.kind != "duckdb" and not gate.rehearse:
+        # A DuckDB copy is a file on this machine; any other copy is a database
+        # created on the judged warehouse's server: a change, so only when asked.
+        pytest.skip(
+            f"rehearsals create scratch databases on {warehouse.label}: "
+            "run with --rehearse (REHEARSE=1) to allow it"
+        )
 
     def run(variant: str, mutate: Callable[[ScratchWarehouse], None], **kw: Any) -> VariantRun:
         @contextmanager
