@@ -23,7 +23,14 @@ from typing import Any, cast
 
 from filelock import FileLock
 
-from readiness.drivers.dct import BoardRender, BoardValidation, ChartRender, Diagnostic, Renderer
+from readiness.drivers.dct import (
+    BoardRender,
+    BoardValidation,
+    ChartRender,
+    Diagnostic,
+    Renderer,
+)
+from readiness.drivers.dct import headline as first_line
 from readiness.drivers.warehouses import SYSTEM_PREFIX, ScratchWarehouse, Table, Warehouse
 from readiness.drivers.warehouses.base import MARKER_SCHEMA, MARKER_TABLE
 
@@ -334,11 +341,6 @@ def marker_probe(renderer: Renderer, source: str, env_var: str) -> Probe:
         return f"dct did not read the scratch copy ({warehouse.label}): {why}. dct said: {said}"
 
     return probe
-
-
-def first_line(text: str, limit: int = 240) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def render_problems(rendered: dict[str, BoardRender], *, require_rows: bool = True) -> list[str]:

@@ -127,3 +127,20 @@ def test_the_marker_proves_dct_reads_the_scratch_copy(warehouse, tmp_path):
     assert why.startswith(f"dct did not read the scratch copy ({copy.path}): dct read another")
     assert "{{ env_var('DATAFACE_WAREHOUSE') }}" in why and "packs.warehouse.project_env_var" in why
     assert "readiness_scratch" in why.split("dct said: ")[1]  # dct's own words, whole
+
+
+def test_a_diagnostic_line_keeps_the_cause_dbt_puts_on_the_second_line():
+    from readiness.drivers.dct import Diagnostic
+
+    d = Diagnostic(
+        "ERR-WAREHOUSE-QUERY-INVALID",
+        "Query 'q' failed warehouse validation (EXPLAIN): Warehouse rejected the query: "
+        "Database Error\n  function sum(text) does not exist\n  LINE 2: EXPLAIN select",
+        query="q",
+        fix="Run `dct migrate`.",
+    )
+    assert d.line() == (
+        "ERR-WAREHOUSE-QUERY-INVALID (query q): Query 'q' failed warehouse validation (EXPLAIN): "
+        "Warehouse rejected the query: Database Error: function sum(text) does not exist "
+        "Fix: Run `dct migrate`."
+    )

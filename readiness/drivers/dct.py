@@ -38,11 +38,20 @@ class Diagnostic:
     fix: str = ""
 
     def line(self) -> str:
-        """One line a reviewer reads: code, query, first line, dct's fix."""
-        text = next((t.strip() for t in self.message.splitlines() if t.strip()), "")
+        """One line a reviewer reads: code, query, headline, dct's fix."""
         where = f" (query {self.query})" if self.query else ""
         fix = f" Fix: {self.fix.strip()}" if self.fix.strip() else ""
-        return f"{self.code}{where}: {text[:240]}{fix[:160]}"
+        return f"{self.code}{where}: {headline(self.message)}{fix[:160]}"
+
+
+def headline(text: str, limit: int = 240) -> str:
+    """A message's first line, and its second when the first only says an
+    error happened (dbt's "Database Error" puts the cause on the next line)."""
+    lines = [t.strip() for t in text.splitlines() if t.strip()]
+    line = lines[0] if lines else ""
+    if len(lines) > 1 and line.rstrip(".").endswith("Error"):
+        line = f"{line}: {lines[1]}"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
