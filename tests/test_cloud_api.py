@@ -39,6 +39,9 @@ TOKENS = {
 LIMITS = {"max_projects_per_org": 2, "invites_per_window": 4, "sync_delay_s": 0.2}
 STAGE_DEADLINE_S = 1.5
 
+# Nine control planes start here (3-4 s each): the full run, not the inner loop.
+pytestmark = pytest.mark.slow
+
 
 def secret(name: str) -> str:
     return f"tok-{name}-0123456789"
