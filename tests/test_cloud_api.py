@@ -335,6 +335,10 @@ def test_unimplemented_and_unknown_endpoints_answer_api_errors(healthy: ControlP
     headers = {"Authorization": f"Bearer {secret('alice')}"}
     r = httpx.get(f"{healthy.base_url}/api/nothing/here", headers=headers, timeout=10.0)
     assert r.status_code == 404 and r.json()["code"] == "not_found"
+    # A segment whose decoded form holds "/" and a newline matches no route, not
+    # even the catch-all: still an ApiError (PRV-05's fuzzing found it).
+    r = httpx.get(f"{healthy.base_url}/api/orgs/acme/x%2Fy%0Az", headers=headers, timeout=10.0)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
 
 
 @pytest.mark.parametrize("switch", sorted(SWITCH_BREAKS))
