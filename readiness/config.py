@@ -30,13 +30,13 @@ from readiness.settings.deployment import DeploymentConfig
 from readiness.settings.domains import DomainsConfig
 from readiness.settings.fivetran import FivetranConfig
 from readiness.settings.operations import OperationsConfig
-from readiness.settings.provisioning import ProvisioningConfig
 from readiness.settings.packs import (
     ConnectorFreshness,
     FreshnessConfig,
     PacksConfig,
     WarehouseConfig,
 )
+from readiness.settings.provisioning import ProvisioningConfig
 from readiness.settings.secrets import SecretsConfig
 
 __all__ = [

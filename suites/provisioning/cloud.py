@@ -77,10 +77,10 @@ class Outcome(Generic[T]):
         return self.unexpected or "no answer"
 
 
-def attempt(call: Callable[[], T]) -> Outcome[T]:
-    """Run one client call; a refusal is data, not an exception."""
+def attempt(call: Callable[..., T], *args: Any, **kw: Any) -> Outcome[T]:
+    """Run one client call (``call(*args, **kw)``); a refusal is data, not an exception."""
     try:
-        return Outcome(value=call(), status=200)
+        return Outcome(value=call(*args, **kw), status=200)
     except ApiFailed as e:
         return Outcome(status=e.status_code, error=e.api_error)
     except UnexpectedResponse as e:
@@ -91,7 +91,7 @@ def attempt(call: Callable[[], T]) -> Outcome[T]:
 
 def _status_of(text: str) -> int | None:
     """UnexpectedResponse says '<url> answered <status> with ...'."""
-    head, _, rest = text.partition(" answered ")
+    _, _, rest = text.partition(" answered ")
     word = rest.split(" ", 1)[0]
     return int(word) if word.isdigit() else None
 
@@ -121,17 +121,17 @@ class Created:
     def clean(self) -> list[str]:
         """Delete what is left; the list of what could not be deleted."""
         for client, org, slug in reversed(self.projects):
-            self._gone(attempt(lambda: client.delete_project(org, slug)), f"project {org}/{slug}")
+            self._gone(attempt(client.delete_project, org, slug), f"project {org}/{slug}")
         for client, org in reversed(self.orgs):
             # A gate- org holds only what the gate made: empty it, then delete it.
-            listed = attempt(lambda: client.list_projects(org))
+            listed = attempt(client.list_projects, org)
             if listed.ok and listed.value is not None:
                 for p in listed.value.projects:
                     self._gone(
-                        attempt(lambda p=p: client.delete_project(org, p.slug)),
+                        attempt(client.delete_project, org, p.slug),
                         f"project {org}/{p.slug}",
                     )
-            self._gone(attempt(lambda: client.delete_org(org)), f"org {org}")
+            self._gone(attempt(client.delete_org, org), f"org {org}")
         self.projects.clear()
         self.orgs.clear()
         return self.left

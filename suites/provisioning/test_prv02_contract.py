@@ -56,7 +56,9 @@ def test_reads_parse_with_the_contract(prv, cloud, raw, mark_requests, evidence_
         out = attempt(call)
         seen.append({"client": name, "answer": out.describe()})
         if not out.ok:
-            problems.append(f"PRV-02 {name}({prv.org}) through dbt-charts {version('dbt-charts')}: {out.describe()}")
+            problems.append(
+                f"PRV-02 {name}({prv.org}) through dbt-charts {version('dbt-charts')}: {out.describe()}"
+            )
     # The raw bytes, in strict mode: a renamed field is a missing one, named.
     auth = {"Authorization": f"Bearer {prv.token.value()}"}
     for path, model in READS:
@@ -65,22 +67,31 @@ def test_reads_parse_with_the_contract(prv, cloud, raw, mark_requests, evidence_
         entry = {"raw": f"GET {url}", "status": r.status_code, "model": model.__name__}
         seen.append(entry)
         if r.status_code != 200:
-            problems.append(f"PRV-02 GET /api{url} answered {r.status_code} {r.text[:100]!r} (expected 200)")
+            problems.append(
+                f"PRV-02 GET /api{url} answered {r.status_code} {r.text[:100]!r} (expected 200)"
+            )
             continue
         try:
             model.model_validate_json(r.content, strict=True)
         except ValidationError as e:
             entry["error"] = _fields(e)
-            problems.append(f"PRV-02 GET /api{url} does not parse as {model.__name__}: {_fields(e)}")
+            problems.append(
+                f"PRV-02 GET /api{url} does not parse as {model.__name__}: {_fields(e)}"
+            )
     # Refusals are contract too: the one error body.
-    for path, headers in (("/orgs", {}), (f"/orgs/{prv.org}/projects/gate-no-such-project/boards", auth)):
+    for path, headers in (
+        ("/orgs", {}),
+        (f"/orgs/{prv.org}/projects/gate-no-such-project/boards", auth),
+    ):
         r = raw.get(path, headers=headers)
         entry = {"raw": f"GET {path}", "status": r.status_code, "model": "ApiError"}
         seen.append(entry)
         try:
             c.ApiError.model_validate_json(r.content, strict=True)
         except ValidationError as e:
-            problems.append(f"PRV-02 GET /api{path} answered {r.status_code} with a body that is not an ApiError: {_fields(e)}")
+            problems.append(
+                f"PRV-02 GET /api{path} answered {r.status_code} with a body that is not an ApiError: {_fields(e)}"
+            )
     record(
         evidence_dir,
         "provisioning/PRV-02-contract",

@@ -22,7 +22,9 @@ ORDER = list(SetupStage)
 
 
 @pytest.mark.criterion("PRV-03")
-@pytest.mark.rehearsal("creates a gate- org, a project and a connection, and walks the setup stages")
+@pytest.mark.rehearsal(
+    "creates a gate- org, a project and a connection, and walks the setup stages"
+)
 def test_new_project_walks_the_stages(prv, cloud, created, gate_name, mark_requests, evidence_dir):
     org, project = gate_name("stages"), gate_name("walk")
     created.org(cloud, org)
@@ -45,10 +47,15 @@ def test_new_project_walks_the_stages(prv, cloud, created, gate_name, mark_reque
         status = out.value
         if status.stage != stage:
             if stage is not None and ORDER.index(status.stage) < ORDER.index(stage):
-                problems.append(f"PRV-03 project {project} went back from {stage} to {status.stage}")
+                problems.append(
+                    f"PRV-03 project {project} went back from {stage} to {status.stage}"
+                )
             walk.append(
-                {"stage": status.stage.value, "next_step": status.next_step,
-                 "after_s": round(time.monotonic() - entered, 3)}
+                {
+                    "stage": status.stage.value,
+                    "next_step": status.next_step,
+                    "after_s": round(time.monotonic() - entered, 3),
+                }
             )
             stage, entered = status.stage, time.monotonic()
         if stage is SetupStage.DONE:
@@ -70,11 +77,22 @@ def test_new_project_walks_the_stages(prv, cloud, created, gate_name, mark_reque
         step = None
         if stage is SetupStage.MISSING_PROJECT:
             created.project(cloud, org, project)
-            step = attempt(lambda: cloud.create_project(
-                org, "Gate walk", project, prv.project_repo, prv.project_branch, "", prv.project_git_host))
+            step = attempt(
+                lambda: cloud.create_project(
+                    org,
+                    "Gate walk",
+                    project,
+                    prv.project_repo,
+                    prv.project_branch,
+                    "",
+                    prv.project_git_host,
+                )
+            )
         elif stage is SetupStage.UNTESTED_CONNECTION:
             fields = {"name": gate_name("wh"), **prv.stage_connection.fields}
-            step = attempt(lambda: cloud.create_connection(org, prv.stage_connection.connection_type, fields))
+            step = attempt(
+                cloud.create_connection, org, prv.stage_connection.connection_type, fields
+            )
             if step.ok:
                 connection = step.value.connection.slug
         elif stage is SetupStage.UNMAPPED_SOURCES and connection is not None:
@@ -82,7 +100,7 @@ def test_new_project_walks_the_stages(prv, cloud, created, gate_name, mark_reque
             step = sources
             for s in sources.value.sources if sources.ok else []:
                 if s.connection_slug is None:
-                    step = attempt(lambda s=s: cloud.map_source(org, project, s.name, connection, None))
+                    step = attempt(cloud.map_source, org, project, s.name, connection, None)
         elif stage is SetupStage.MISSING_BOARDS:
             step = attempt(lambda: cloud.scaffold_project(org, project))
         elif stage is SetupStage.UNRENDERED_BOARDS:
@@ -90,14 +108,23 @@ def test_new_project_walks_the_stages(prv, cloud, created, gate_name, mark_reque
         if step is not None:
             walk[-1]["action"] = step.describe()
             if not step.ok:
-                problems.append(f"PRV-03 project {org}/{project}: the step for {stage} failed: {step.describe()}")
+                problems.append(
+                    f"PRV-03 project {org}/{project}: the step for {stage} failed: {step.describe()}"
+                )
                 break
     else:
-        problems.append(f"PRV-03 project {org}/{project} did not reach done within {polls} status reads (at {stage})")
+        problems.append(
+            f"PRV-03 project {org}/{project} did not reach done within {polls} status reads (at {stage})"
+        )
     record(
         evidence_dir,
         "provisioning/PRV-03-stages",
-        {"org": org, "project": project, "stage_timeout_s": prv.stage_timeout_s,
-         "walk": walk, "requests": mark_requests()},
+        {
+            "org": org,
+            "project": project,
+            "stage_timeout_s": prv.stage_timeout_s,
+            "walk": walk,
+            "requests": mark_requests(),
+        },
     )
     fail_on(problems, "setup stage problems")

@@ -11,7 +11,9 @@ from .cloud import attempt
 
 
 @pytest.mark.criterion("PRV-04")
-@pytest.mark.rehearsal("creates a gate- org, fills its project quota and sends invitations until rate-limited")
+@pytest.mark.rehearsal(
+    "creates a gate- org, fills its project quota and sends invitations until rate-limited"
+)
 def test_breaches_answer_409_and_429(prv, cloud, created, gate_name, mark_requests, evidence_dir):
     org = gate_name("quota")
     created.org(cloud, org)
@@ -37,11 +39,29 @@ def test_breaches_answer_409_and_429(prv, cloud, created, gate_name, mark_reques
     def project(i: int):
         slug = gate_name(f"q{i}")
         created.project(cloud, org, slug)
-        return attempt(lambda: cloud.create_project(
-            org, f"Gate q{i}", slug, prv.project_repo, prv.project_branch, "", prv.project_git_host))
+        return attempt(
+            lambda: cloud.create_project(
+                org,
+                f"Gate q{i}",
+                slug,
+                prv.project_repo,
+                prv.project_branch,
+                "",
+                prv.project_git_host,
+            )
+        )
 
     breach("projects", (409, "conflict"), project)
-    breach("invitations", (429, "rate_limited"),
-           lambda i: attempt(lambda: cloud.invite_member(org, f"{gate_name(f'i{i}')}@example.invalid")))
-    record(evidence_dir, "provisioning/PRV-04-limits", {"org": org, "seen": seen, "requests": mark_requests()})
+    breach(
+        "invitations",
+        (429, "rate_limited"),
+        lambda i: attempt(
+            lambda: cloud.invite_member(org, f"{gate_name(f'i{i}')}@example.invalid")
+        ),
+    )
+    record(
+        evidence_dir,
+        "provisioning/PRV-04-limits",
+        {"org": org, "seen": seen, "requests": mark_requests()},
+    )
     fail_on(problems, "limit problems")

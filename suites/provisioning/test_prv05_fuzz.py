@@ -25,12 +25,25 @@ from .cloud import attempt
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=60),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 FIELDS = st.sampled_from(
-    ["name", "slug", "emails", "role", "git_remote_url", "trunk_branch", "git_host",
-     "git_subdirectory", "connection_type", "path", "allow"]
+    [
+        "name",
+        "slug",
+        "emails",
+        "role",
+        "git_remote_url",
+        "trunk_branch",
+        "git_host",
+        "git_subdirectory",
+        "connection_type",
+        "path",
+        "allow",
+    ]
 )
 BODY = (
     st.dictionaries(FIELDS, JSON, max_size=6).map(lambda d: json.dumps(d).encode())
@@ -42,7 +55,9 @@ SEGMENT = st.text(min_size=1, max_size=60).filter(lambda s: s not in {".", ".."}
 
 @pytest.mark.criterion("PRV-05")
 @pytest.mark.rehearsal("creates a gate- org and sends it generated malformed requests")
-def test_malformed_input_never_5xx(prv, cloud, created, gate_name, raw, mark_requests, evidence_dir):
+def test_malformed_input_never_5xx(
+    prv, cloud, created, gate_name, raw, mark_requests, evidence_dir
+):
     org = gate_name("fuzz")
     created.org(cloud, org)
     made = attempt(lambda: cloud.create_org("Gate fuzz", org))
@@ -55,16 +70,23 @@ def test_malformed_input_never_5xx(prv, cloud, created, gate_name, raw, mark_req
 
     def send(method: str, path: str, body: bytes | None = None) -> None:
         r = raw.request(method, path, headers=auth, content=body)
-        case = {"request": f"{method} {path}", "body": (body or b"")[:80].decode(errors="replace"),
-                "status": r.status_code}
+        case = {
+            "request": f"{method} {path}",
+            "body": (body or b"")[:80].decode(errors="replace"),
+            "status": r.status_code,
+        }
         cases.append(case)
         if r.status_code >= 500:
-            problems.append(f"PRV-05 {method} /api{path} answered {r.status_code} {r.text[:100]!r} (expected 4xx)")
+            problems.append(
+                f"PRV-05 {method} /api{path} answered {r.status_code} {r.text[:100]!r} (expected 4xx)"
+            )
         elif r.status_code >= 400:
             try:
                 ApiError.model_validate_json(r.content)
             except ValidationError:
-                problems.append(f"PRV-05 {method} /api{path} answered {r.status_code} with a body that is not an ApiError: {r.text[:100]!r}")
+                problems.append(
+                    f"PRV-05 {method} /api{path} answered {r.status_code} with a body that is not an ApiError: {r.text[:100]!r}"
+                )
 
     bounded = settings(
         max_examples=prv.fuzz_examples,
@@ -76,9 +98,13 @@ def test_malformed_input_never_5xx(prv, cloud, created, gate_name, raw, mark_req
     seg = lambda s: quote(s, safe="")  # noqa: E731 -- as the client quotes a segment
     targets = {
         "org slug": given(SEGMENT)(lambda s: send("GET", f"/orgs/{seg(s)}/status")),
-        "project slug": given(SEGMENT)(lambda s: send("GET", f"/orgs/{org}/projects/{seg(s)}/boards")),
+        "project slug": given(SEGMENT)(
+            lambda s: send("GET", f"/orgs/{org}/projects/{seg(s)}/boards")
+        ),
         "member email": given(SEGMENT)(lambda s: send("GET", f"/orgs/{org}/members/{seg(s)}")),
-        "invitation email": given(SEGMENT)(lambda s: send("DELETE", f"/orgs/{org}/invitations/{seg(s)}")),
+        "invitation email": given(SEGMENT)(
+            lambda s: send("DELETE", f"/orgs/{org}/invitations/{seg(s)}")
+        ),
         "create org": given(BODY)(lambda b: send("POST", "/orgs", b)),
         "create project": given(BODY)(lambda b: send("POST", f"/orgs/{org}/projects", b)),
         "create connection": given(BODY)(lambda b: send("POST", f"/orgs/{org}/connections", b)),
@@ -96,9 +122,15 @@ def test_malformed_input_never_5xx(prv, cloud, created, gate_name, raw, mark_req
     record(
         evidence_dir,
         "provisioning/PRV-05-fuzz",
-        {"org": org, "fuzz_examples": prv.fuzz_examples, "cases_per_target": counts,
-         "cases_total": len(cases), "statuses": sorted({c["status"] for c in cases}),
-         "failing_cases": [c for c in cases if c["status"] >= 500][:20],
-         "cases": cases[:200], "requests": len(mark_requests())},
+        {
+            "org": org,
+            "fuzz_examples": prv.fuzz_examples,
+            "cases_per_target": counts,
+            "cases_total": len(cases),
+            "statuses": sorted({c["status"] for c in cases}),
+            "failing_cases": [c for c in cases if c["status"] >= 500][:20],
+            "cases": cases[:200],
+            "requests": len(mark_requests()),
+        },
     )
     fail_on(problems, "malformed-input problems")

@@ -57,10 +57,14 @@ def _invite_cycle(j: Journal, cloud, org: str, email: str) -> None:
     listed, mine = _invitations(cloud, org, email)
     now = datetime.now(UTC)
     if len(mine) != 1:
-        j.effects.append(f"PRV-06 {org}: after invite, {len(mine)} invitations listed for {email} (expected 1; {listed.describe()})")
+        j.effects.append(
+            f"PRV-06 {org}: after invite, {len(mine)} invitations listed for {email} (expected 1; {listed.describe()})"
+        )
         return
     if mine[0].expires_at <= now:
-        j.effects.append(f"PRV-06 {org}: invitation for {email} expires {mine[0].expires_at} (not in the future)")
+        j.effects.append(
+            f"PRV-06 {org}: invitation for {email} expires {mine[0].expires_at} (not in the future)"
+        )
     first = mine[0].expires_at
     out = attempt(lambda: cloud.resend_invitation(org, email))
     j.step(f"resend {email}", out)
@@ -70,9 +74,13 @@ def _invite_cycle(j: Journal, cloud, org: str, email: str) -> None:
         j.changes.append((org, "invitation.resent", email))
         _, mine = _invitations(cloud, org, email)
         if len(mine) != 1:
-            j.effects.append(f"PRV-06 {org}: after resend, {len(mine)} invitations listed for {email} (expected 1)")
+            j.effects.append(
+                f"PRV-06 {org}: after resend, {len(mine)} invitations listed for {email} (expected 1)"
+            )
         elif mine[0].expires_at < first:
-            j.effects.append(f"PRV-06 {org}: resend moved {email}'s expiry back ({first} -> {mine[0].expires_at})")
+            j.effects.append(
+                f"PRV-06 {org}: resend moved {email}'s expiry back ({first} -> {mine[0].expires_at})"
+            )
     out = attempt(lambda: cloud.revoke_invitation(org, email))
     j.step(f"revoke {email}", out)
     if not out.ok or not out.value.deleted:
@@ -81,33 +89,47 @@ def _invite_cycle(j: Journal, cloud, org: str, email: str) -> None:
     j.changes.append((org, "invitation.revoked", email))
     _, mine = _invitations(cloud, org, email)
     if mine:
-        j.effects.append(f"PRV-06 {org}: invitation for {email} still listed after revoke (expires {mine[0].expires_at})")
+        j.effects.append(
+            f"PRV-06 {org}: invitation for {email} still listed after revoke (expires {mine[0].expires_at})"
+        )
 
 
 def _member_cycle(j: Journal, prv, cloud, client_for, project: str) -> None:
     org, email = prv.org, prv.second_identity_email
     if prv.second_identity_token is None or email is None:
-        missing = "second_identity_token" if prv.second_identity_token is None else "second_identity_email"
+        missing = (
+            "second_identity_token"
+            if prv.second_identity_token is None
+            else "second_identity_email"
+        )
         j.skipped.append(f"role change and removal: provisioning.{missing} is not set")
         return
     member = client_for(prv.second_identity_token, "provisioning.second_identity_token")
     out = attempt(lambda: member.list_projects(org))
     j.step(f"{email} reads {org} before", out)
     if not out.ok:
-        j.skipped.append(f"role change and removal: {email} cannot read {org} to begin with ({out.describe()})")
+        j.skipped.append(
+            f"role change and removal: {email} cannot read {org} to begin with ({out.describe()})"
+        )
         return
     out = attempt(lambda: cloud.set_member_role(org, email, "editor"))
     j.step(f"role {email} -> editor", out)
     if not out.ok or out.value.role != "editor":
-        j.effects.append(f"PRV-06 {org}: set_member_role({email}, editor) answered {out.describe()}")
+        j.effects.append(
+            f"PRV-06 {org}: set_member_role({email}, editor) answered {out.describe()}"
+        )
     else:
         j.changes.append((org, "member.role_changed", email))
         shown = attempt(lambda: cloud.show_member(org, email))
         if not shown.ok or shown.value.role != "editor":
-            j.effects.append(f"PRV-06 {org}: show_member({email}) after the role change: {shown.value.role if shown.ok else shown.describe()} (expected editor)")
+            j.effects.append(
+                f"PRV-06 {org}: show_member({email}) after the role change: {shown.value.role if shown.ok else shown.describe()} (expected editor)"
+            )
         access = attempt(lambda: cloud.check_access(org, email, project, ""))
         if not access.ok or not (access.value.allowed and access.value.can_edit):
-            j.effects.append(f"PRV-06 {org}: check_access({email}, {project}) after the role change to editor: {access.value if access.ok else access.describe()} (expected allowed, can_edit)")
+            j.effects.append(
+                f"PRV-06 {org}: check_access({email}, {project}) after the role change to editor: {access.value if access.ok else access.describe()} (expected allowed, can_edit)"
+            )
     out = attempt(lambda: cloud.remove_member(org, email))
     j.step(f"remove {email}", out)
     if not out.ok:
@@ -117,15 +139,21 @@ def _member_cycle(j: Journal, prv, cloud, client_for, project: str) -> None:
     access = attempt(lambda: cloud.check_access(org, email, project, ""))
     j.step(f"check_access {email} after removal", access)
     if not access.ok or access.value.allowed:
-        j.effects.append(f"PRV-06 {org}: removed member {email} still has access to {project} (check_access: {access.value if access.ok else access.describe()})")
+        j.effects.append(
+            f"PRV-06 {org}: removed member {email} still has access to {project} (check_access: {access.value if access.ok else access.describe()})"
+        )
     shown = attempt(lambda: cloud.show_member(org, email))
     if shown.status != 404:
-        j.effects.append(f"PRV-06 {org}: show_member({email}) after removal answered {shown.describe()} (expected 404)")
+        j.effects.append(
+            f"PRV-06 {org}: show_member({email}) after removal answered {shown.describe()} (expected 404)"
+        )
     # 403 or 404 both refuse; which of the two is PRV-01's to judge.
     theirs = attempt(lambda: member.list_projects(org))
     j.step(f"{email} reads {org} after removal", theirs)
     if theirs.ok or theirs.status not in (403, 404):
-        j.effects.append(f"PRV-06 {org}: removed member {email}'s token still reads the org's projects ({theirs.describe()})")
+        j.effects.append(
+            f"PRV-06 {org}: removed member {email}'s token still reads the org's projects ({theirs.describe()})"
+        )
 
 
 def _grant_cycle(j: Journal, prv, cloud, client_for) -> None:
@@ -137,12 +165,20 @@ def _grant_cycle(j: Journal, prv, cloud, client_for) -> None:
     before = attempt(connector.list_orgs)
     j.step("connector reads before", before)
     if not before.ok:
-        j.skipped.append(f"connector grant revoke: the connector credential does not work to begin with ({before.describe()})")
+        j.skipped.append(
+            f"connector grant revoke: the connector credential does not work to begin with ({before.describe()})"
+        )
         return
     grants = attempt(lambda: cloud.list_grants(org))
-    mine = [g for g in (grants.value.grants if grants.ok else []) if g.application_name == prv.connector_application]
+    mine = [
+        g
+        for g in (grants.value.grants if grants.ok else [])
+        if g.application_name == prv.connector_application
+    ]
     if not mine:
-        j.effects.append(f"PRV-06 {org}: no grant of {prv.connector_application} listed ({grants.describe()})")
+        j.effects.append(
+            f"PRV-06 {org}: no grant of {prv.connector_application} listed ({grants.describe()})"
+        )
         return
     for g in mine:
         out = attempt(lambda g=g: cloud.revoke_grant(org, g.grant_id))
@@ -154,7 +190,9 @@ def _grant_cycle(j: Journal, prv, cloud, client_for) -> None:
     after = attempt(connector.list_orgs)
     j.step("connector reads after revoke", after)
     if after.ok or after.status not in (401, 403):
-        j.effects.append(f"PRV-06 {org}: the connector {prv.connector_application} still works after its grant was revoked ({after.describe()})")
+        j.effects.append(
+            f"PRV-06 {org}: the connector {prv.connector_application} still works after its grant was revoked ({after.describe()})"
+        )
 
 
 def _audit(j: Journal, cloud, org: str) -> None:
@@ -166,7 +204,8 @@ def _audit(j: Journal, cloud, org: str) -> None:
         return
     ours = [e for e in out.value if e.created_at >= j.started - timedelta(seconds=60)]
     j.entries[org] = [
-        {"action": e.action, "actor": e.actor, "created_at": e.created_at, "summary": e.summary} for e in ours
+        {"action": e.action, "actor": e.actor, "created_at": e.created_at, "summary": e.summary}
+        for e in ours
     ]
     for o, action, target in j.changes:
         if o != org:
@@ -194,8 +233,17 @@ def journal(prv, cloud, client_for, created, gate_name, run_started) -> Journal:
 
     def make_project(org: str, slug: str):
         created.project(cloud, org, slug)
-        out = attempt(lambda: cloud.create_project(
-            org, "Gate lifecycle", slug, prv.project_repo, prv.project_branch, "", prv.project_git_host))
+        out = attempt(
+            lambda: cloud.create_project(
+                org,
+                "Gate lifecycle",
+                slug,
+                prv.project_repo,
+                prv.project_branch,
+                "",
+                prv.project_git_host,
+            )
+        )
         j.step(f"create project {org}/{slug}", out)
         if out.ok:
             j.changes.append((org, "project.created", slug))
@@ -204,8 +252,13 @@ def journal(prv, cloud, client_for, created, gate_name, run_started) -> Journal:
         return out.ok
 
     made = make_project(life, project)
-    conn = attempt(lambda: cloud.create_connection(
-        life, prv.stage_connection.connection_type, {"name": gate_name("life-wh"), **prv.stage_connection.fields}))
+    conn = attempt(
+        lambda: cloud.create_connection(
+            life,
+            prv.stage_connection.connection_type,
+            {"name": gate_name("life-wh"), **prv.stage_connection.fields},
+        )
+    )
     j.step(f"create connection in {life}", conn)
     if conn.ok:
         j.changes.append((life, "connection.created", conn.value.connection.slug))
@@ -226,7 +279,9 @@ def journal(prv, cloud, client_for, created, gate_name, run_started) -> Journal:
     _audit(j, cloud, prv.org)
     gone = attempt(lambda: cloud.list_boards(life, project))
     if gone.status != 404:
-        j.audit.append(f"PRV-07 deleted project {life}/{project} still answers list_boards: {gone.describe()}")
+        j.audit.append(
+            f"PRV-07 deleted project {life}/{project} still answers list_boards: {gone.describe()}"
+        )
     out = attempt(lambda: cloud.delete_org(life))
     j.step(f"delete org {life}", out)
     if not out.ok or not out.value.deleted:
@@ -239,11 +294,15 @@ def journal(prv, cloud, client_for, created, gate_name, run_started) -> Journal:
             "list_invitations": lambda: cloud.list_invitations(life),
         }
         if conn.ok:
-            reads["test_connection"] = lambda: cloud.test_connection(life, conn.value.connection.slug)
+            reads["test_connection"] = lambda: cloud.test_connection(
+                life, conn.value.connection.slug
+            )
         for name, read in reads.items():
             left = attempt(read)
             if left.status != 404:
-                j.audit.append(f"PRV-07 deleted org {life} still answers {name}: {left.describe()} (expected 404)")
+                j.audit.append(
+                    f"PRV-07 deleted org {life} still answers {name}: {left.describe()} (expected 404)"
+                )
         orgs = attempt(cloud.list_orgs)
         if orgs.ok and life in [o.slug for o in orgs.value.organizations]:
             j.audit.append(f"PRV-07 deleted org {life} is still listed by list_orgs")
@@ -267,7 +326,11 @@ def test_changes_audited_and_deletions_final(journal, requests_log, evidence_dir
     record(
         evidence_dir,
         "provisioning/PRV-07-audit-deletion",
-        {"changes": journal.changes, "audit_entries": journal.entries, "problems": journal.audit,
-         "requests_so_far_in_run": len(requests_log.entries)},
+        {
+            "changes": journal.changes,
+            "audit_entries": journal.entries,
+            "problems": journal.audit,
+            "requests_so_far_in_run": len(requests_log.entries),
+        },
     )
     fail_on(journal.audit, "audit and deletion problems")
