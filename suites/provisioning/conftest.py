@@ -11,15 +11,18 @@ elsewhere only with ``--rehearse``, and never against ``kind: production``.
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from dbt_charts.cloud_client.client import CloudClient
 
-from readiness.checks import credential
+from readiness.checks import credential, record
 from readiness.config import EnvConfig
 from readiness.drivers.http import tls_verify
 from readiness.plugin import Gate, surface_config
@@ -40,11 +43,22 @@ def timeout_s(env: EnvConfig) -> float:
 
 
 @pytest.fixture(scope="session")
-def requests_log(prv: ProvisioningConfig) -> Iterator[RequestLog]:
-    """One transport for every client of the run: requests are counted per check."""
+def requests_log(prv: ProvisioningConfig, evidence_dir: Path) -> Iterator[RequestLog]:
+    """One transport for every client of the run: requests are counted per check,
+    and the session's total (cleanup included) is left as evidence."""
     log = RequestLog(verify=tls_verify(prv.ca_bundle))
     yield log
     log.really_close()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    record(
+        evidence_dir,
+        f"provisioning/requests-{worker}",
+        {
+            "total": len(log.entries),
+            "by_status": dict(Counter(str(s) for _, _, s in log.entries)),
+            "by_method": dict(Counter(m for m, _, _ in log.entries)),
+        },
+    )
 
 
 @pytest.fixture(scope="session")
