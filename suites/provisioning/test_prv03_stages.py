@@ -54,7 +54,7 @@ def test_new_project_walks_the_stages(prv, cloud, created, gate_name, mark_reque
                 {
                     "stage": status.stage.value,
                     "next_step": status.next_step,
-                    "after_s": round(time.monotonic() - entered, 3),
+                    "previous_held_s": round(time.monotonic() - entered, 3),
                 }
             )
             stage, entered = status.stage, time.monotonic()
