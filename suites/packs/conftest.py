@@ -184,17 +184,17 @@ def healthy_run(
     except DctError as e:  # dct stopped before it could answer (e.g. a variable unset)
         reach, said = None, str(e)
     if reach is None or not reach.success:
-        unset = [
-            name
-            for name, has_default in source_env_vars(packs.project_dir).items()
-            if not has_default and name not in os.environ and name not in project_env
-        ]
-        hint = (
-            f"; dbt_charts.yml reads {', '.join(unset)}, unset here: export them or set "
-            "packs.project_env"
-            if unset
-            else ""
-        )
+        reads = source_env_vars(packs.project_dir)
+        given = set(os.environ) | set(project_env)
+        unset = [n for n, has_default in reads.items() if not has_default and n not in given]
+        defaulted = [n for n, has_default in reads.items() if has_default and n not in given]
+        hint = ""
+        if unset:
+            hint = f"; dbt_charts.yml reads {', '.join(unset)}, unset here"
+        if defaulted:
+            hint += f"; {', '.join(defaulted)} fall back to dbt_charts.yml's defaults"
+        if hint:
+            hint += ": export them or set packs.project_env"
         raise GateError(
             f"dct cannot query source {source!r} of {packs.project_dir}: "
             f"{' '.join(said.split())[:300]}{hint}"
