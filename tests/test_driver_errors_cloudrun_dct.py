@@ -14,8 +14,11 @@ a render that leaves a board without output.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -318,3 +321,56 @@ def test_a_dct_process_past_its_timeout_is_stopped_and_named(tmp_path):
         cli.validate([board], None)
     assert str(e.value) == f"`dct validate --json` in {project} exceeded 3 s"
     assert isinstance(e.value.__cause__, subprocess.TimeoutExpired)
+
+
+class _DropFirst:
+    """A TCP proxy that closes its first connection unanswered (a busy host's
+    dropped keep-alive) and forwards every later one to ``port``."""
+
+    def __init__(self, port: int) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.target = port
+        self.dropped = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                if not self.dropped:
+                    self.dropped += 1
+                    conn.recv(65536)
+                    conn.close()
+                    continue
+                up = socket.create_connection(("127.0.0.1", self.target))
+                threading.Thread(target=self._pipe, args=(conn, up), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(up, conn), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_read_on_a_dropped_connection_is_asked_again_not_judged(cloudrun):
+    """A busy runner once turned DEP-05 red with "get service: unreachable:
+    RemoteDisconnected": reads are idempotent, so they are retried."""
+    served = cloudrun(_traffic(("LATEST", 100, "")))
+    port = int(served.api.target.endpoint.rsplit(":", 1)[1])
+    proxy = _DropFirst(port)
+    try:
+        flaky = CloudRunApi(
+            served.api.target.model_copy(update={"endpoint": f"http://127.0.0.1:{proxy.port}"}),
+            10,
+            60,
+        )
+        assert flaky.get_service().name.endswith("/services/dataface-cloud")
+        assert proxy.dropped == 1
+    finally:
+        proxy.close()

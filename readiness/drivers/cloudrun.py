@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from google.api_core import retry as retries
 from google.cloud import run_v2
 
 from readiness.drivers.google_api import ApiFailure, call, gapic_options
@@ -114,9 +115,21 @@ class CloudRunApi:
         """A long-running operation's result, within ``deploy_timeout_s``."""
         return call(self.label, step, operation.result, role=role, timeout=self.deploy_timeout_s)
 
+    def _read_retry(self) -> retries.Retry:
+        """Reads are idempotent: a dropped connection or a 503 on a busy host
+        is asked again (bounded by the env's timeout), not judged."""
+        return retries.Retry(
+            predicate=retries.if_transient_error,
+            initial=0.25,
+            maximum=2.0,
+            timeout=self.timeout_s,
+        )
+
     def get_service(self) -> run_v2.Service:
         services = self.client("services")
-        return self.call("get service", services.get_service, name=self.target.name)
+        return self.call(
+            "get service", services.get_service, name=self.target.name, retry=self._read_retry()
+        )
 
     def update_service(self, step: str, service: run_v2.Service) -> run_v2.Service:
         services = self.client("services")
@@ -125,7 +138,12 @@ class CloudRunApi:
 
     def list_revisions(self) -> list[run_v2.Revision]:
         revisions = self.client("revisions")
-        pages = self.call("list revisions", revisions.list_revisions, parent=self.target.name)
+        pages = self.call(
+            "list revisions",
+            revisions.list_revisions,
+            parent=self.target.name,
+            retry=self._read_retry(),
+        )
         found = call(self.label, "list revisions", list, pages, role=VIEWER)
         return sorted(found, key=lambda r: r.create_time, reverse=True)
 
