@@ -220,3 +220,21 @@ def test_missing_refs_names_what_today_lacks_and_nothing_else(tmp_path):
     assert (
         missing_refs("{% if x %}select nope from stripe.charge{% endif %}", tables, "duckdb") == []
     )
+
+
+def test_a_mutation_the_copy_refuses_is_a_scratch_error_naming_it(server, tmp_path):
+    """The gate's own failure (here: a column that is not there), never the pack's."""
+    ghost = Table("stripe", "charge", (), ())
+    refused = r"rename in scratch database readiness_refused_"
+    with PostgresWarehouse(_config(server)).scratch("refused") as copy, pytest.raises(
+        ScratchError, match=refused
+    ):
+        copy.rename_columns({ghost: ["no_such_column"]})
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(DDL.split("create view")[0])
+    source = DuckDBWarehouse(path, scratch_dir=tmp_path / "s")
+    with source.scratch("refused") as copy, pytest.raises(
+        ScratchError, match=r"rename on scratch copy .*refused\.duckdb"
+    ):
+        copy.rename_columns({ghost: ["no_such_column"]})
