@@ -528,6 +528,12 @@ def env(gate: Gate) -> EnvConfig:
     return gate.env
 
 
+@pytest.fixture(scope="session")
+def timeout_s(env: EnvConfig) -> float:
+    """The env's bound for one HTTP request, shared by every surface's drivers."""
+    return env.env.timeouts.http_s
+
+
 def surface_config(env: EnvConfig, name: str) -> Any:
     """A surface's typed section, or a failure naming the key that is wrong."""
     try:

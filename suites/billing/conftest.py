@@ -30,11 +30,6 @@ def billing(env: EnvConfig) -> BillingConfig:
 
 
 @pytest.fixture(scope="session")
-def timeout_s(env: EnvConfig) -> float:
-    return env.env.timeouts.http_s
-
-
-@pytest.fixture(scope="session")
 def sender(billing: BillingConfig, timeout_s: float) -> Iterator[sw.StripeWebhookSender]:
     secret = credential(billing.signing_secret, "billing.signing_secret")
     with sw.StripeWebhookSender(

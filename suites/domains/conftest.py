@@ -38,11 +38,6 @@ def domains(env: EnvConfig) -> DomainsConfig:
 
 
 @pytest.fixture(scope="session")
-def timeout_s(env: EnvConfig) -> float:
-    return env.env.timeouts.http_s
-
-
-@pytest.fixture(scope="session")
 def now() -> datetime:
     return datetime.now(UTC)
 

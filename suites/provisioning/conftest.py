@@ -38,11 +38,6 @@ def prv(env: EnvConfig) -> ProvisioningConfig:
 
 
 @pytest.fixture(scope="session")
-def timeout_s(env: EnvConfig) -> float:
-    return env.env.timeouts.http_s
-
-
-@pytest.fixture(scope="session")
 def requests_log(prv: ProvisioningConfig, evidence_dir: Path) -> Iterator[RequestLog]:
     """One transport for every client of the run: requests are counted per check,
     and the session's total (cleanup included) is left as evidence."""

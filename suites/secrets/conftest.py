@@ -40,11 +40,6 @@ def secrets_cfg(env: EnvConfig) -> SecretsConfig:
 
 
 @pytest.fixture(scope="session")
-def timeout_s(env: EnvConfig) -> float:
-    return env.env.timeouts.http_s
-
-
-@pytest.fixture(scope="session")
 def now() -> datetime:
     return datetime.now(UTC)
 

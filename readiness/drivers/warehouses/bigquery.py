@@ -416,8 +416,11 @@ class BigQueryWarehouse:
                 f"{self.label}: scratch {sp}: dataset {sp}.{dataset} already exists and {why}; "
                 f"not overwriting it (delete it if it is a leftover: bq rm -r -f {sp}:{dataset})"
             )
+        self._drop(sp, dataset, f"delete leftover dataset {dataset}", step)
+
+    def _drop(self, sp: str, dataset: str, what: str, step: Callable[..., Any]) -> None:
         step(
-            f"delete leftover dataset {dataset}",
+            what,
             self.client.delete_dataset,
             bigquery.DatasetReference(sp, dataset),
             delete_contents=True,
@@ -428,13 +431,7 @@ class BigQueryWarehouse:
         left: list[str] = []
         for d in reversed(created):
             try:
-                step(
-                    f"delete dataset {d}",
-                    self.client.delete_dataset,
-                    bigquery.DatasetReference(sp, d),
-                    delete_contents=True,
-                    not_found_ok=True,
-                )
+                self._drop(sp, d, f"delete dataset {d}", step)
             except ScratchError as e:
                 left.append(f"{sp}:{d} ({e})")
         if left:
