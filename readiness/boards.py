@@ -19,6 +19,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
+from readiness.drivers.dct import META_FILES
 from readiness.drivers.warehouses import SYSTEM_PREFIX, Table
 
 _STRINGS = re.compile(r"'(?:[^']|'')*'")
@@ -46,6 +47,20 @@ class BoardSpec:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def served_boards(project_dir: Path, pattern: str) -> list[tuple[str, Path]]:
+    """(URL path, file) of each board `dct serve` publishes: it maps
+    charts/stripe/revenue.yml to /stripe/revenue/ (a folder's meta.yml is not a board)."""
+    out = []
+    for p in sorted(project_dir.glob(pattern)):
+        if p.name in META_FILES:
+            continue
+        rel = p.relative_to(project_dir)
+        if rel.parts and rel.parts[0] == "charts":
+            rel = rel.relative_to("charts")
+        out.append(("/" + rel.with_suffix("").as_posix() + "/", p))
+    return out
 
 
 def load_board(project_dir: Path, board: str) -> BoardSpec:

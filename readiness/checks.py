@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import pytest
 
 from readiness.drivers.google_api import ApiFailure
+from readiness.measurement import USER_PROPERTY, Measurement
 from readiness.settings.base import ConfigError, EnvVarRef
 
 try:  # Allure is evidence, not a requirement for judging.
@@ -51,6 +52,19 @@ def record(evidence_dir: Path, name: str, data: Any) -> Path:
     if allure is not None:
         allure.attach(text, name=name, attachment_type=allure.attachment_type.JSON)
     return path
+
+
+def attach_png(path: Path, name: str) -> None:
+    """Put a plot the evidence already holds into the Allure report too."""
+    if allure is not None:
+        allure.attach.file(str(path), name=name, attachment_type=allure.attachment_type.PNG)
+
+
+def report_measurements(request: pytest.FixtureRequest, found: list[Measurement]) -> None:
+    """Carry a check's judged figures to gate.json and gate.md (via its report,
+    so they reach the controller from xdist workers too)."""
+    for m in found:
+        request.node.user_properties.append((USER_PROPERTY, m.model_dump()))
 
 
 def judge_api_failure(e: ApiFailure, prefix: str = "") -> NoReturn:

@@ -13,6 +13,7 @@ from pathlib import Path
 from readiness.config import EnvConfig
 from readiness.criteria import Catalog, Tier
 from readiness.gatefile import GateReport, InvalidWaiver, Scope, git_sha, summarise, versions
+from readiness.measurement import Measurement
 from readiness.verdict import (
     EXIT_CODES,
     FINGERPRINT_VERSION,
@@ -54,6 +55,7 @@ class Gate:
     soft_errors: list[str] = field(default_factory=list)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     criteria_of: dict[str, list[str]] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
     report: GateReport | None = None
 
     @property
@@ -147,4 +149,5 @@ def build_report(gate: Gate) -> GateReport:
         errors=errors,
         summary=summarise(results),
         fingerprint_version=FINGERPRINT_VERSION,
+        measurements=sorted(gate.measurements, key=lambda m: (m.criterion, m.name)),
     )

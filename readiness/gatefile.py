@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from readiness.measurement import Measurement
 from readiness.verdict import CriterionResult, Status, Verdict
 from readiness.waivers import Waiver
 
@@ -67,6 +68,8 @@ class GateReport(BaseModel):
     # 0: written before findings were recorded. compare diffs findings only
     # between runs of one version, so an upgrade is not every finding "new".
     fingerprint_version: int = 0
+    # The figures measured checks judged (load SLOs, trends), with their limits.
+    measurements: list[Measurement] = []
 
     def by_status(self, *statuses: Status, in_scope: bool = True) -> list[CriterionResult]:
         return [c for c in self.criteria if c.status in statuses and c.in_scope == in_scope]

@@ -29,6 +29,7 @@ from readiness.criteria import Catalog, CatalogError, Tier, load_catalog
 from readiness.gate import Gate, build_report
 from readiness.gatefile import Scope
 from readiness.html_report import HtmlSummary
+from readiness.measurement import USER_PROPERTY, Measurement
 from readiness.selection import select
 from readiness.standin import StandinError
 from readiness.verdict import Outcome
@@ -78,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="let checks that change the environment run (REHEARSE=1); the default for a "
         "stand-in env; refused for kind: production",
+    )
+    group.addoption(
+        "--soak",
+        dest="readiness_soak",
+        action="store_true",
+        default=False,
+        help="run the soak (LOAD-03) at its nightly length (make soak); the default is the "
+        "short soak make readiness runs",
     )
     group.addoption(
         "--run-id",
@@ -417,6 +426,10 @@ class _ControllerHooks:
         ids = [v for k, v in report.user_properties if k == "criterion"]
         if not ids:
             return
+        if report.when == "call":
+            gate.measurements += [
+                Measurement.model_validate(v) for k, v in report.user_properties if k == USER_PROPERTY
+            ]
         gate_error = any(k == GATE_ERROR for k, _ in report.user_properties)
         if report.when == "call":
             kind = "failed" if report.failed else "skipped" if report.skipped else "passed"

@@ -55,6 +55,25 @@ def _findings(rows: list[CriterionResult]) -> list[str]:
     return out
 
 
+def _measurements(report: GateReport) -> list[str]:
+    """The figures measured checks judged, each next to its limit."""
+    if not report.measurements:
+        return []
+    out = [
+        "## Measurements",
+        "",
+        "| criterion | figure | measured | limit | within |",
+        "|---|---|---|---|---|",
+    ]
+    for m in report.measurements:
+        value = "n/a" if m.value is None else f"{m.value:.4g} {m.unit}".strip()
+        sign = "≤" if m.bound == "max" else "≥"
+        limit = "" if m.limit is None else f"{sign} {m.limit:g} {m.unit}".strip()
+        within = {True: "yes", False: "**no**", None: "n/a"}[m.ok]
+        out.append(f"| {m.criterion} | {_cell(m.name, 80)} | {value} | {limit} | {within} |")
+    return [*out, ""]
+
+
 def render(report: GateReport) -> str:
     scope = report.scope
     if report.interrupted:
@@ -127,6 +146,7 @@ def render(report: GateReport) -> str:
         ],
     )
 
+    lines += _measurements(report)
     lines += ["## Deferrals (waivers)", ""]
     if report.waivers:
         lines += [

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from google.cloud import run_v2
 
+from readiness.boards import served_boards
 from readiness.drivers.cloudrun import (
     DeploymentError,
     ServiceState,
@@ -16,7 +17,6 @@ from readiness.drivers.cloudrun import (
 )
 from readiness.drivers.service_export import load_revisions
 from readiness.settings.deployment import DeploymentConfig, PolicySpec, RehearsalSpec
-from suites.deployment.conftest import board_url_paths
 from suites.deployment.policy import (
     identity_problems,
     rollout_problems,
@@ -146,7 +146,7 @@ def test_settings_reject_bad_steps_and_missing_service():
 
 
 def test_board_paths_follow_dct_serve_urls():
-    paths = board_url_paths(ROOT / "fixtures/packs", "charts/**/*.yml")
+    paths = [url for url, _ in served_boards(ROOT / "fixtures/packs", "charts/**/*.yml")]
     assert "/stripe/revenue/" in paths and len(paths) == 8
 
 

@@ -9,12 +9,9 @@ optional; a check whose part is missing is not evaluated and names it.
 
 from __future__ import annotations
 
-import ipaddress
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import pytest
 
+from readiness.boards import served_boards
 from readiness.checks import judge_api_failure
 from readiness.config import EnvConfig
 from readiness.drivers.cloudrun import (
@@ -28,16 +25,12 @@ from readiness.drivers.cloudrun import (
     ServiceState,
     SnapshotReader,
 )
+from readiness.drivers.http import is_loopback
 from readiness.drivers.request_logs import RequestLogs
 from readiness.plugin import surface_config
 from readiness.settings.deployment import DeploymentConfig
 
 from .rehearsal import Journal, attribute, rehearse
-
-try:  # Allure is evidence, not a requirement for judging.
-    import allure
-except ImportError:  # pragma: no cover
-    allure = None
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +72,7 @@ def service_state(deployment: DeploymentConfig, request: pytest.FixtureRequest) 
 
 def _loopback_only(env: EnvConfig, url: str) -> None:
     """A stand-in run sends traffic to this machine only."""
-    host = urlsplit(url).hostname or ""
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = host == "localhost"
-    if env.env.standin and not local:
+    if env.env.standin and not is_loopback(url):
         pytest.fail(f"{url}: a stand-in run may only reach loopback", pytrace=False)
 
 
@@ -104,17 +92,6 @@ def service_url(deployment: DeploymentConfig, env: EnvConfig, request: pytest.Fi
     return url.rstrip("/")
 
 
-def board_url_paths(project_dir: Path, pattern: str) -> list[str]:
-    """dct serve maps charts/stripe/revenue.yml to /stripe/revenue/."""
-    out = []
-    for p in sorted(project_dir.glob(pattern)):
-        rel = p.relative_to(project_dir)
-        if rel.parts and rel.parts[0] == "charts":
-            rel = rel.relative_to("charts")
-        out.append("/" + rel.with_suffix("").as_posix() + "/")
-    return out
-
-
 @pytest.fixture(scope="session")
 def board_paths(deployment: DeploymentConfig, env: EnvConfig) -> list[str]:
     if deployment.boards is not None:
@@ -124,7 +101,7 @@ def board_paths(deployment: DeploymentConfig, env: EnvConfig) -> list[str]:
         pytest.skip(
             "deployment.boards is unset and there is no packs: section to list published boards from"
         )
-    found = board_url_paths(packs.project_dir, packs.boards)
+    found = [url for url, _ in served_boards(packs.project_dir, packs.boards)]
     if not found:
         pytest.fail(f"no boards match {packs.boards!r} in {packs.project_dir}", pytrace=False)
     return found
@@ -183,6 +160,3 @@ def journal(
     return j
 
 
-def attach_png(path: Path, name: str) -> None:
-    if allure is not None:
-        allure.attach.file(str(path), name=name, attachment_type=allure.attachment_type.PNG)

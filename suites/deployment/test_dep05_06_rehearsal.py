@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from readiness.checks import fail_on, record
+from readiness.checks import attach_png, fail_on, record
 
-from .conftest import attach_png
 from .rehearsal import Journal
 from .timeline import plot
 
