@@ -16,7 +16,7 @@ REHEARSE ?=
 GATE_ARGS = --env $(ENV) $(if $(SURFACES),--surfaces $(SURFACES)) $(if $(CRITERIA),--criteria $(CRITERIA)) \
 	$(if $(FAULT),--fault $(FAULT)) $(if $(filter 1 true yes,$(REHEARSE)),--rehearse)
 
-.PHONY: readiness test test-fast lint venv allure-cli clean faults compare
+.PHONY: readiness test test-fast lint venv allure-cli clean faults compare load soak bench-load
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,23 @@ ALLURE_VERSION ?= 3.18.0
 readiness: $(VENV)/.installed .tools/.installed
 	@$(VENV)/bin/gate $(GATE_ARGS) -n $(WORKERS) --dist loadfile; code=$$?; \
 	echo "gate exit code: $$code"; exit $$code
+
+## The load profiles alone (LOAD-01..03, the short soak), same gate and evidence.
+## Non-loopback targets need REHEARSE=1 (load changes what it hits).
+load: $(VENV)/.installed
+	@$(VENV)/bin/gate --env $(ENV) --surfaces load $(if $(FAULT),--fault $(FAULT)) \
+		$(if $(filter 1 true yes,$(REHEARSE)),--rehearse) -p no:xdist; code=$$?; \
+	echo "gate exit code: $$code"; exit $$code
+
+## Nightly: the soak (LOAD-03) at the env's nightly length (soak.nightly_run_time_s).
+soak: $(VENV)/.installed
+	@$(VENV)/bin/gate --env $(ENV) --criteria LOAD-03 --soak --blocking-tiers critical,post-launch \
+		$(if $(filter 1 true yes,$(REHEARSE)),--rehearse) -p no:xdist; code=$$?; \
+	echo "gate exit code: $$code"; exit $$code
+
+## The load generator's ceiling: Locust (HttpUser, FastHttpUser) on one core against wrk.
+bench-load: $(VENV)/.installed
+	$(PY) -m load.bench
 
 ## The suite's own tests: the gate's library, every fault turning its criterion red, the
 ## staging env judging the stand-in; then every live driver class must have run (>= 90 %).

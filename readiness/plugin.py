@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from readiness import evidence, hookspecs
 from readiness.checks import GATE_ERROR, GateError
@@ -428,7 +429,9 @@ class _ControllerHooks:
             return
         if report.when == "call":
             gate.measurements += [
-                Measurement.model_validate(v) for k, v in report.user_properties if k == USER_PROPERTY
+                Measurement.model_validate(v)
+                for k, v in report.user_properties
+                if k == USER_PROPERTY
             ]
         gate_error = any(k == GATE_ERROR for k, _ in report.user_properties)
         if report.when == "call":
@@ -569,3 +572,11 @@ def evidence_dir(gate: Gate) -> Path:
     path = gate.run_dir / "evidence"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def serving_lock(gate: Gate, env: EnvConfig) -> FileLock:
+    """One check at a time drives the serving tier, across xdist workers: a
+    load profile and a rollout rehearsal (or a health probe's p95) would
+    otherwise measure each other. Reentrant within a worker."""
+    return FileLock(str(gate.workroot / "serving.lock"), timeout=env.env.timeouts.command_s * 4)

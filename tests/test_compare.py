@@ -181,7 +181,7 @@ def _failed_report(problems: list[str]) -> pytest.TestReport:
 def _logged(problems: list[str]) -> Outcome:
     """What the gate's own hook records of that report (only the two dicts of
     the gate are used)."""
-    gate = SimpleNamespace(outcomes={}, criteria_of={})
+    gate = SimpleNamespace(outcomes={}, criteria_of={}, measurements=[])
     _ControllerHooks(gate, config=None).pytest_runtest_logreport(_failed_report(problems))
     assert gate.criteria_of == {CHECK: ["PACK-03"]}
     return gate.outcomes[CHECK]

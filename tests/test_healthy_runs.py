@@ -35,6 +35,26 @@ SHORT = {
     "DATAFACE_ATTRIBUTION_WAIT_S": "15",
     "DATAFACE_BILLING_BURST_EVENTS": "200",
     "DATAFACE_BILLING_LATENCY_SAMPLES": "30",
+    # Load at the stand-in's size: one `dct serve` renders about a board a
+    # second on this machine, so staging's users and SLOs would only measure
+    # the runner; the soak reads the stand-in's Monitoring at 1 s alignment.
+    "DATAFACE_LOAD_BROWSE_USERS": "2",
+    "DATAFACE_LOAD_BROWSE_S": "15",
+    "DATAFACE_LOAD_BROWSE_P50_S": "6",
+    "DATAFACE_LOAD_BROWSE_P95_S": "12",
+    "DATAFACE_LOAD_BROWSE_P99_S": "20",
+    "DATAFACE_LOAD_BROWSE_MIN_RPS": "0.2",
+    "DATAFACE_LOAD_WEBHOOK_USERS": "16",
+    "DATAFACE_LOAD_WEBHOOK_S": "8",
+    "DATAFACE_LOAD_WEBHOOK_EVENTS": "600",
+    "DATAFACE_LOAD_WEBHOOK_MIN_RPS": "10",
+    "DATAFACE_LOAD_SOAK_USERS": "3",
+    "DATAFACE_LOAD_SOAK_S": "30",
+    "DATAFACE_LOAD_SOAK_WARMUP_S": "10",
+    "DATAFACE_LOAD_SOAK_MAX_GROWTH": "150",
+    "DATAFACE_LOAD_SOAK_MAX_DRIFT": "1.0",
+    "DATAFACE_MONITORING_ALIGNMENT_S": "1",
+    "DATAFACE_MONITORING_SETTLE_S": "15",
 }
 
 
@@ -135,7 +155,10 @@ def test_a_production_env_changes_nothing(standin, tmp_path):
         extra_env={**standin.variables, **SHORT}, timeout=900,
     )
     assert standin.writes() == before, "a production-kind run changed the stand-in"
-    for cid in ("DEP-05", "DEP-06", "DEP-07", "SEC-04", "BIL-01", "BIL-03", "FIV-01", "FIV-02"):
+    for cid in (
+        "DEP-05", "DEP-06", "DEP-07", "SEC-04", "BIL-01", "BIL-03", "FIV-01", "FIV-02",
+        "LOAD-01", "LOAD-02", "LOAD-03",
+    ):  # fmt: skip
         c = run.criterion(cid)
         assert c["status"] == "not_evaluated" and "never runs against production" in c["message"], c
     assert run.status("DEP-03") == "pass" and run.status("SEC-01") == "pass"  # reads still judge

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from readiness.settings.base import Strict
+from readiness.settings.base import Strict, empty_is_none
 
 
 class Slo(Strict):
@@ -81,7 +81,24 @@ class ProcessMemory(Strict):
     ports: list[int] = Field(default_factory=list)
 
 
-MemorySource = Annotated[ProcessMemory, Field(discriminator="driver")]
+class MonitoringMemory(Strict):
+    """Cloud Run's container memory metric (utilization of the limit), read
+    from Cloud Monitoring after the soak; endpoint None is Google (ADC)."""
+
+    driver: Literal["monitoring"] = "monitoring"
+    project: str
+    service: str
+    endpoint: str | None = None
+    # The container's memory limit: utilization x limit is megabytes.
+    memory_limit_mb: float = Field(gt=0)
+    alignment_s: float = Field(default=60, gt=0)
+    # Metrics show up minutes late: wait up to this long for the window's end.
+    settle_s: float = Field(default=240, ge=0)
+
+    _blank = field_validator("endpoint", mode="before")(empty_is_none)
+
+
+MemorySource = Annotated[ProcessMemory | MonitoringMemory, Field(discriminator="driver")]
 
 
 class SoakProfile(Strict):

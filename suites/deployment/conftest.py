@@ -9,7 +9,10 @@ optional; a check whose part is missing is not evaluated and names it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from filelock import FileLock
 
 from readiness.boards import served_boards
 from readiness.checks import judge_api_failure
@@ -143,20 +146,27 @@ def request_logs(deployment: DeploymentConfig, http_timeout: float) -> RequestLo
     return RequestLogs(c.project, c.service, c.logging_endpoint, http_timeout)
 
 
+@pytest.fixture(autouse=True)
+def _serving_to_itself(serving_lock: FileLock) -> Iterator[None]:
+    """Probes and rehearsals are measured with nothing else loading the service."""
+    with serving_lock:
+        yield
+
+
 @pytest.fixture(scope="module")
 def journal(
     rehearsable: DeploymentConfig,
     serving: CloudRunServing,
     request_logs: RequestLogs | None,
     env: EnvConfig,
+    serving_lock: FileLock,
 ) -> Journal:
     try:
-        j = rehearse(serving, rehearsable.rehearsal, rehearsable.board_timeout_s)
+        with serving_lock:
+            j = rehearse(serving, rehearsable.rehearsal, rehearsable.board_timeout_s)
     except ApiFailure as e:
         judge_api_failure(e, "rehearsal could not start:")
     except DeploymentError as e:
         pytest.fail(f"rehearsal could not start: {e}", pytrace=False)
     attribute(j, request_logs, rehearsable.attribution.wait_s)
     return j
-
-

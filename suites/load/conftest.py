@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from readiness.checks import attach_png, credential
 from readiness.config import EnvConfig
@@ -20,12 +22,18 @@ from readiness.drivers.fivetran_webhooks import FreshnessReader
 from readiness.drivers.http import is_loopback, tls_verify
 from readiness.drivers.ledger import HttpLedger
 from readiness.drivers.locust import LoadPlan, LoadResult, LocustRunner, PlanPage, WebhookTarget
-from readiness.drivers.memory import MemorySampler, ProcessRss
 from readiness.plugin import Gate, surface_config
-from readiness.settings.load import LoadConfig
+from readiness.settings.load import LoadConfig, MemorySource, ProcessMemory
 
 from .pages import browse_pages
 from .plot import plot
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _serving_to_itself(serving_lock: FileLock) -> Iterator[None]:
+    """The profiles run with no rehearsal or probe of another check beside them."""
+    with serving_lock:
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -146,14 +154,14 @@ def freshness(env: EnvConfig, timeout_s: float) -> FreshnessReader | None:
 
 
 @pytest.fixture(scope="session")
-def memory(load: LoadConfig) -> MemorySampler:
+def memory(load: LoadConfig) -> MemorySource:
     source = load.soak.memory
-    if source is None or not source.ports:
+    if source is None or (isinstance(source, ProcessMemory) and not source.ports):
         pytest.skip(
-            "load.soak.memory is unset: no serving process to read memory from "
-            "(locally: {driver: process, ports: [<dct serve port>]})"
+            "load.soak.memory is unset: nothing to read the serving tier's memory from "
+            "(live: {driver: monitoring, ...}; locally: {driver: process, ports: [<dct serve port>]})"
         )
-    return ProcessRss(source.ports)
+    return source
 
 
 @pytest.fixture(scope="session")

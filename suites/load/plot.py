@@ -13,7 +13,11 @@ from readiness.drivers.locust import LoadResult
 
 
 def plot(
-    result: LoadResult, path: Path, title: str, memory: list[tuple[float, float]] | None = None
+    result: LoadResult,
+    path: Path,
+    title: str,
+    memory: list[tuple[float, float]] | None = None,
+    warmup_s: float = 0.0,
 ) -> Path:
     points = result.history
     t0 = points[0].t if points else 0.0
@@ -25,6 +29,27 @@ def plot(
         ys = [getattr(p, key) for p in points]
         lat.plot(
             xs, [y if y is not None else float("nan") for y in ys], label=key[:3], color=colour
+        )
+    pages = [s.split(" ", 2) for s in result.acked.get("latency", [])]
+    if pages:
+        lat.scatter(
+            [float(t) - t0 for t, _, _ in pages],
+            [float(v) for _, v, _ in pages],
+            s=6,
+            color="#8250df",
+            alpha=0.6,
+            label="page requests",
+        )
+    if warmup_s:
+        for ax in axes:
+            ax.axvspan(0, warmup_s, color="#eaeef2", lw=0, zorder=0)
+        lat.text(
+            warmup_s,
+            lat.get_ylim()[1] * 0.97,
+            " warm-up (not judged)",
+            fontsize=7,
+            va="top",
+            ha="right",
         )
     lat.set_ylabel("latency (s)")
     lat.legend(loc="upper left", fontsize=8)

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import pytest
 
-from readiness.checks import GateError, contention, fail_on, record, report_measurements
+from readiness.checks import (
+    GateError,
+    contention,
+    fail_on,
+    judge_api_failure,
+    record,
+    report_measurements,
+)
+from readiness.drivers.google_api import ApiFailure
 from readiness.drivers.locust import LoadError, LoadPlan, LoadResult, LocustRunner
-from readiness.drivers.memory import Sampling
 from readiness.measurement import Measurement, measured
 from readiness.slo import against_slo, breaches, trend
 
 from . import reconcile
 from .conftest import keep
+from .memory import watch
 from .plot import plot
 
 pytestmark = pytest.mark.rehearsal("sends Locust load to the serving URL and the webhook endpoints")
@@ -157,7 +165,16 @@ def test_webhook_burst_loses_nothing(
 
 @pytest.mark.criterion("LOAD-03")
 def test_soak_has_no_growth_or_drift(
-    load, runner, make_plan, target_url, pages, memory, soak_nightly, evidence_dir, request
+    load,
+    runner,
+    make_plan,
+    target_url,
+    pages,
+    memory,
+    soak_nightly,
+    evidence_dir,
+    timeout_s,
+    request,
 ):
     s = load.soak
     try:
@@ -178,16 +195,25 @@ def test_soak_has_no_growth_or_drift(
         max_requests=cap,
         **hooks,
     )
-    with Sampling(memory, s.sample_s) as sampling:
-        result = _run(runner, plan, s.users, s.spawn_rate, seconds)
+    try:
+        with watch(memory, s.sample_s, timeout_s) as sampling:
+            result = _run(runner, plan, s.users, s.spawn_rate, seconds)
+    except ApiFailure as e:
+        judge_api_failure(e, "LOAD-03 container memory:")
     kept = keep(result, evidence_dir, "LOAD-03 soak")
-    png = plot(result, kept / "soak-memory.png", "LOAD-03 soak", memory=sampling.points)
+    png = plot(
+        result,
+        kept / "soak-memory.png",
+        "LOAD-03 soak",
+        memory=sampling.points,
+        warmup_s=s.warmup_s,
+    )
 
     problems: list[str] = []
     mem = trend([t for t, _ in sampling.points], [v for _, v in sampling.points], s.warmup_s)
     if mem is None:
         raise GateError(
-            f"LOAD-03 {memory.name}: {len(sampling.points)} memory samples "
+            f"LOAD-03 {sampling.name}: {len(sampling.points)} memory samples "
             f"({sampling.misses} found no process); a slope needs three after the "
             f"{s.warmup_s:g} s warm-up"
         )
@@ -213,7 +239,7 @@ def test_soak_has_no_growth_or_drift(
         problems.append(
             f"LOAD-03 serving memory grows {growth:.1f} MB/min (limit "
             f"{s.max_memory_growth_mb_per_min:g} MB/min): {mem.start:.0f} MB -> "
-            f"{mem.start + mem.rise:.0f} MB {window} ({memory.name})"
+            f"{mem.start + mem.rise:.0f} MB {window} ({sampling.name})"
         )
     rise_s = lat.relative_rise * typical_s if lat else 0.0
     if (
@@ -233,7 +259,7 @@ def test_soak_has_no_growth_or_drift(
             "nightly": soak_nightly,
             "run_time_s": seconds,
             "users": s.users,
-            "memory_source": memory.name,
+            "memory_source": sampling.name,
             "memory_samples": sampling.points,
             "memory_trend": vars(mem),
             "latency_trend": vars(lat) if lat else None,
