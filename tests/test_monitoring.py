@@ -211,7 +211,7 @@ def test_errors_have_googles_envelope(server):
         (f"/v3/projects/{PROJECT}/alertPolicies", {"pageToken": "bogus"}, "INVALID_ARGUMENT"),
         (f"/v3/projects/{PROJECT}/alertPolicies", {"filter": "x"}, "INVALID_ARGUMENT"),
         (f"/v3/projects/{PROJECT}/alertPolicies", {"page_size": "2"}, "INVALID_ARGUMENT"),
-        (f"/v3/projects/{PROJECT}/timeSeries", {}, "NOT_FOUND"),
+        (f"/v3/projects/{PROJECT}/metricDescriptors", {}, "NOT_FOUND"),
     ]
     for path, params, status in cases:
         resp = httpx.get(url + path, params=params)

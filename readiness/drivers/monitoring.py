@@ -1,8 +1,10 @@
-"""Alert policies and notification channels live in a Cloud Monitoring project.
+"""Alert policies, notification channels and time series of a Cloud Monitoring project.
 
 The docs hold policies as code; this driver reads what the project really
 has, so OPS-03 can tell a risk whose alert exists only in the repo, and
 OPS-04 a policy whose channel was deleted or disabled (both page nobody).
+LOAD-03 reads the serving tier's memory over a soak from the same project:
+Cloud Run's container memory metric (``ContainerMemory``).
 
 One path for every environment: Monitoring v3's REST API through Google's
 discovery client (the google-cloud-monitoring GAPIC library here has no REST
@@ -16,6 +18,7 @@ every call's error becomes an ``ApiFailure`` naming the role to grant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from google.cloud import monitoring_v3
@@ -30,7 +33,13 @@ MAX_PAGES = 200
 """Bound on paging: 100k resources is far past any real project; a server
 that keeps answering a nextPageToken past it is refused, not followed."""
 
-M = TypeVar("M", monitoring_v3.AlertPolicy, monitoring_v3.NotificationChannel)
+MEMORY_METRIC = "run.googleapis.com/container/memory/utilizations"
+"""Cloud Run's container memory: a DISTRIBUTION of the fraction of the
+container's memory limit in use, per revision (resource cloud_run_revision)."""
+
+M = TypeVar(
+    "M", monitoring_v3.AlertPolicy, monitoring_v3.NotificationChannel, monitoring_v3.TimeSeries
+)
 
 _UNVERIFIED = monitoring_v3.NotificationChannel.VerificationStatus.UNVERIFIED
 
@@ -126,14 +135,17 @@ class MonitoringApi:
             )
         return self._client.projects()
 
-    def list(self, collection: str, kind: type[M]) -> list[M]:
-        """Every resource of ``collection`` (alertPolicies, notificationChannels),
-        following nextPageToken, as ``kind``."""
+    def list(self, collection: str, kind: type[M], **params: Any) -> list[M]:
+        """Every resource of ``collection`` (alertPolicies, notificationChannels,
+        timeSeries), following nextPageToken, as ``kind``. ``params`` are the
+        method's other query parameters, in the discovery client's spelling
+        (``interval_startTime`` for ``interval.startTime``)."""
         out: list[M] = []
         token: str | None = None
         step = f"list {collection}"
         for _ in range(MAX_PAGES):
             kwargs: dict[str, Any] = {
+                **params,
                 "name": f"projects/{self.project}",
                 "pageSize": self.page_size,
             }
@@ -181,3 +193,70 @@ class CloudMonitoringChannels:
 
     def by_id(self) -> dict[str, monitoring_v3.NotificationChannel]:
         return {channel_id(c.name): c for c in self.list()}
+
+
+def rfc3339(unix_s: float) -> str:
+    """A unix time as the RFC 3339 UTC timestamp Google's APIs take."""
+    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ContainerMemory:
+    """Live: a Cloud Run service's container memory over a time range, from
+    Cloud Monitoring (projects.timeSeries.list of ``MEMORY_METRIC``).
+
+    Each point is one alignment window: the 99th percentile of each revision's
+    utilization in the window (ALIGN_PERCENTILE_99), the highest revision's
+    (REDUCE_MAX). Values are fractions of the container's memory limit; a
+    caller wanting megabytes multiplies by the limit it deployed. Google only
+    aligns on periods of 60 s or more and refuses shorter ones.
+    """
+
+    def __init__(
+        self, target: MonitoringTarget, service: str, timeout_s: float, alignment_s: float = 60.0
+    ) -> None:
+        self.api = MonitoringApi(target, timeout_s)
+        self.service = service
+        self.alignment_s = alignment_s
+        where = target.endpoint or "monitoring.googleapis.com"
+        self.name = (
+            f"{MEMORY_METRIC} (p99 per {int(alignment_s)} s, max over revisions) of Cloud Run "
+            f"service {service} in Cloud Monitoring projects/{target.project} ({where})"
+        )
+
+    @property
+    def filter(self) -> str:
+        return (
+            f'metric.type = "{MEMORY_METRIC}" AND resource.type = "cloud_run_revision" '
+            f'AND resource.labels.service_name = "{self.service}"'
+        )
+
+    def read(self, start: float, end: float) -> list[tuple[float, float]]:
+        """(unix seconds at each point's window end, utilization 0..1) between
+        ``start`` and ``end`` (unix seconds), oldest first, over every series
+        the API answers; its errors as ``ApiFailure``."""
+        series = self.api.list(
+            "timeSeries",
+            monitoring_v3.TimeSeries,
+            filter=self.filter,
+            interval_startTime=rfc3339(start),
+            interval_endTime=rfc3339(end),
+            aggregation_alignmentPeriod=f"{int(self.alignment_s)}s",
+            aggregation_perSeriesAligner="ALIGN_PERCENTILE_99",
+            aggregation_crossSeriesReducer="REDUCE_MAX",
+            # FULL (Google's default, sent so pageSize counts points, not series).
+            view="FULL",
+        )
+        out: list[tuple[float, float]] = []
+        for ts in series:
+            for p in ts.points:
+                if "double_value" not in p.value:
+                    raise ApiFailure(
+                        "rejected",
+                        self.api.label,
+                        "list timeSeries",
+                        f"a point of {MEMORY_METRIC} at {p.interval.end_time} has no "
+                        f"doubleValue (got {type(p.value).pb(p.value).WhichOneof('value')})",
+                        VIEWER,
+                    )
+                out.append((p.interval.end_time.timestamp(), p.value.double_value))
+        return sorted(out)
