@@ -367,6 +367,12 @@ class LocustRunner:
             total, entries = read_stats(Path(f"{prefix}_stats.csv"))
         except LoadError as e:
             raise LoadError(f"{plan.profile}: {e} (exit {code}; {self._tail(logs[0])})") from e
+        if total.requests == 0:
+            # Nothing was sent: the generator failed, which says nothing of the target.
+            raise LoadError(
+                f"{plan.profile}: Locust sent no request in {duration:.0f} s "
+                f"(exit {code}; {self._tail(logs[0], 600)})"
+            )
         history = read_history(Path(f"{prefix}_stats_history.csv"))
         acked: dict[str, list[str]] = {}
         events = out / "events.json"
@@ -412,8 +418,14 @@ class LocustRunner:
 
     @staticmethod
     def _tail(log: Path, n: int = 400) -> str:
+        """The log's last lines that say something (a traceback's ^^^ markers
+        and blank lines dropped), newest last, on one line."""
         try:
-            text = log.read_text(errors="replace").strip()
+            lines = log.read_text(errors="replace").splitlines()
         except OSError:
             return "no log"
-        return ("log: …" + text[-n:]) if text else "empty log"
+        said = [ln.strip() for ln in lines if ln.strip() and set(ln.strip()) - set("^~ ")]
+        if not said:
+            return "empty log"
+        text = " | ".join(said[-4:])
+        return f"{log.name}: …{text[-n:]}"

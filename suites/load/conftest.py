@@ -184,9 +184,8 @@ def keep(result: LoadResult, evidence_dir: Path, title: str) -> Path:
     """Locust's own HTML, CSV and JSON, and a latency/throughput plot, as evidence."""
     out = evidence_dir / "load" / result.profile
     out.mkdir(parents=True, exist_ok=True)
-    for name, path in result.files.items():
-        if name != "log":
-            shutil.copy2(path, out / Path(path).name)
+    for path in result.files.values():
+        shutil.copy2(path, out / Path(path).name)
     png = plot(result, out / f"{result.profile}.png", title)
     attach_png(png, f"{result.profile} latency and throughput")
     return out
