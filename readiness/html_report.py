@@ -51,4 +51,32 @@ class HtmlSummary:
             f"{', '.join(r.blocking_tiers)}{' · fault ' + esc(r.fault) if r.fault else ''} · exit {r.exit_code}</p>"
             + "".join(f"<p style='color:#cf222e'>gate error: {esc(e)}</p>" for e in r.errors)
             + f"<table style='border-collapse:collapse;margin-bottom:1em'><tr>{header}</tr>{rows}</table>"
+            + self._measurements(cell)
+        )
+
+    def _measurements(self, cell: str) -> str:
+        """The figures measured checks judged, next to their limits."""
+        r = self.gate.report
+        if r is None or not r.measurements:
+            return ""
+        esc = html.escape
+        head = "".join(
+            f"<th style='{cell};background:#f6f8fa'>{h}</th>"
+            for h in ("criterion", "figure", "measured", "limit", "within")
+        )
+        rows = []
+        for m in r.measurements:
+            value = "n/a" if m.value is None else f"{m.value:.4g} {m.unit}"
+            sign = "≤" if m.bound == "max" else "≥"
+            limit = "" if m.limit is None else f"{sign} {m.limit:g} {m.unit}"
+            ok = {True: ("yes", "#1a7f37"), False: ("no", "#cf222e"), None: ("n/a", "#57606a")}
+            word, colour = ok[m.ok]
+            rows.append(
+                f"<tr><td style='{cell}'>{m.criterion}</td><td style='{cell}'>{esc(m.name)}</td>"
+                f"<td style='{cell}'>{esc(value)}</td><td style='{cell}'>{esc(limit)}</td>"
+                f"<td style='{cell};color:{colour};font-weight:600'>{word}</td></tr>"
+            )
+        return (
+            "<h3>Measurements</h3><table style='border-collapse:collapse;margin-bottom:1em'>"
+            f"<tr>{head}</tr>{''.join(rows)}</table>"
         )
