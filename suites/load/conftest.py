@@ -106,24 +106,21 @@ def webhook_plan(env: EnvConfig, gate: Gate, run_tag: str) -> dict:
     if billing is None and fivetran is None:
         pytest.skip("no billing: or fivetran: section: no webhook endpoint to load")
     out: dict = {}
-    if billing is not None:
-        credential(billing.signing_secret, "billing.signing_secret")
-        _allowed(gate, env, billing.webhook_url)
-        out["stripe"] = WebhookTarget(
-            url=billing.webhook_url,
-            secret_env=billing.signing_secret.env,
-            ca_bundle=str(billing.ca_bundle) if billing.ca_bundle else None,
+    for kind, section, prefix_key, prefix in (
+        ("stripe", billing, "event_prefix", billing and billing.event_prefix),
+        ("fivetran", fivetran, "connector_prefix", fivetran and fivetran.connector_prefix),
+    ):
+        if section is None:
+            continue
+        surface = "billing" if kind == "stripe" else "fivetran"
+        credential(section.signing_secret, f"{surface}.signing_secret")
+        _allowed(gate, env, section.webhook_url)
+        out[kind] = WebhookTarget(
+            url=section.webhook_url,
+            secret_env=section.signing_secret.env,
+            ca_bundle=str(section.ca_bundle) if section.ca_bundle else None,
         )
-        out["event_prefix"] = f"{billing.event_prefix}_{run_tag}"
-    if fivetran is not None:
-        credential(fivetran.signing_secret, "fivetran.signing_secret")
-        _allowed(gate, env, fivetran.webhook_url)
-        out["fivetran"] = WebhookTarget(
-            url=fivetran.webhook_url,
-            secret_env=fivetran.signing_secret.env,
-            ca_bundle=str(fivetran.ca_bundle) if fivetran.ca_bundle else None,
-        )
-        out["connector_prefix"] = f"{fivetran.connector_prefix}_{run_tag}"
+        out[prefix_key] = f"{prefix}_{run_tag}"
     return out
 
 

@@ -6,6 +6,8 @@ one after another on one worker, so no profile's load skews another's figures.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from readiness.checks import (
@@ -57,6 +59,17 @@ def _worst(result: LoadResult) -> str:
     return text
 
 
+def _evidence(result: LoadResult, found: list[Measurement], kept: Path) -> dict:
+    """What every profile's evidence JSON holds besides its own details."""
+    return {
+        "total": result.total.model_dump(),
+        "by_request": [e.model_dump() for e in result.entries],
+        "slo": [m.model_dump() for m in found],
+        "files": str(kept),
+        "machine": contention(),
+    }
+
+
 def _judge(
     request: pytest.FixtureRequest, criterion: str, found: list[Measurement], context: str
 ) -> list[str]:
@@ -84,11 +97,7 @@ def test_browse_profile_within_slo(
             "users": b.users,
             "run_time_s": b.run_time_s,
             "pages": [p.model_dump() for p in pages],
-            "total": result.total.model_dump(),
-            "by_page": [e.model_dump() for e in result.entries],
-            "slo": [m.model_dump() for m in found],
-            "files": str(kept),
-            "machine": contention(),
+            **_evidence(result, found, kept),
         },
     )
     fail_on(problems, "browse SLO breaches")
@@ -150,12 +159,8 @@ def test_webhook_burst_loses_nothing(
             "run_time_s": w.run_time_s,
             "event_prefix": plan.event_prefix,
             "connector_prefix": plan.connector_prefix,
-            "total": result.total.model_dump(),
-            "by_kind": [e.model_dump() for e in result.entries],
             "reconciled": {r.kind: r.summary() for r in checked},
-            "slo": [m.model_dump() for m in found],
-            "files": str(kept),
-            "machine": contention(),
+            **_evidence(result, found, kept),
         },
     )
     fail_on(problems, "webhook burst problems")
@@ -263,10 +268,8 @@ def test_soak_has_no_growth_or_drift(
             "latency_trend": vars(lat) if lat else None,
             "latency_trend_unit": "page latency / that page's median",
             "typical_page_s": typical_s,
-            "total": result.total.model_dump(),
-            "slo": [m.model_dump() for m in found],
             "plot": str(png),
-            "machine": contention(),
+            **_evidence(result, found, kept),
         },
     )
     fail_on(problems, "soak trends")
