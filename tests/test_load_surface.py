@@ -21,9 +21,11 @@ def test_healthy_load_surface_is_go_with_its_figures_as_evidence(gate_run):
         ("LOAD-02", "events lost"),
         ("LOAD-02", "webhook ack p95"),
         ("LOAD-03", "serving memory growth"),
-        ("LOAD-03", "page latency drift over the soak"),
     ]:
         assert measured[key]["ok"] is True and measured[key]["limit"] is not None, measured[key]
+    # The short soak's few dozen page requests are reported, not judged, for drift.
+    (drift,) = [m for (c, n), m in measured.items() if n.startswith("page latency drift")]
+    assert drift["ok"] is None and "not judged: under 100 page requests" in drift["name"]
     assert measured[("LOAD-02", "events lost")]["value"] == 0
     gate_md = (run.run_dir / "gate.md").read_text()
     assert "## Measurements" in gate_md and "| LOAD-01 | browse p95 |" in gate_md

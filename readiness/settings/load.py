@@ -122,6 +122,9 @@ class SoakProfile(Strict):
     max_memory_growth_mb_per_min: float = Field(gt=0)
     max_latency_drift: float = Field(default=0.5, gt=0)
     min_latency_drift_s: float = Field(default=0.05, ge=0)
+    # A slope through fewer page requests than this is noise, not drift: it is
+    # reported, not judged (a short soak's few dozen; the nightly's thousands).
+    min_drift_points: int = Field(default=100, ge=3)
     memory: MemorySource | None = None
 
 

@@ -236,6 +236,14 @@ def test_soak_has_no_growth_or_drift(
             "x start",
         ),
     ]
+    judged = lat is not None and lat.points >= s.min_drift_points
+    if not judged:
+        found[1] = found[1].model_copy(
+            update={
+                "ok": None,
+                "name": f"{found[1].name} (not judged: under {s.min_drift_points} page requests)",
+            }
+        )
     report_measurements(request, found)
     window = f"over {mem.window_s:.0f} s after a {s.warmup_s:g} s warm-up, {mem.points} samples"
     if growth > s.max_memory_growth_mb_per_min:
@@ -267,6 +275,7 @@ def test_soak_has_no_growth_or_drift(
             "memory_trend": vars(mem),
             "latency_trend": vars(lat) if lat else None,
             "latency_trend_unit": "page latency / that page's median",
+            "latency_drift_judged": judged,
             "typical_page_s": typical_s,
             "plot": str(png),
             **_evidence(result, found, kept),
