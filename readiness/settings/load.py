@@ -146,9 +146,10 @@ class Distributed(Strict):
 class LoadConfig(Strict):
     # The serving URL the browse profile hits; None: deployment.serving.url.
     target_url: str | None = None
-    browse: BrowseProfile
-    webhooks: WebhookProfile
-    soak: SoakProfile
+    # A profile left out is not run: its criterion is not_evaluated, saying so.
+    browse: BrowseProfile | None = None
+    webhooks: WebhookProfile | None = None
+    soak: SoakProfile | None = None
     distributed: Distributed = Distributed()
     # Seconds past --run-time before a Locust process is killed (it gets
     # --stop-timeout to finish requests in flight first).

@@ -12,6 +12,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
@@ -39,6 +40,14 @@ def _serving_to_itself(serving_lock: FileLock) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def load(env: EnvConfig) -> LoadConfig:
     return surface_config(env, "load")
+
+
+def profile(load: LoadConfig, name: str) -> Any:
+    """A profile's section, or not evaluated saying which key to add."""
+    found = getattr(load, name)
+    if found is None:
+        pytest.skip(f"load.{name} is not set: that profile is not run (docs/surfaces/load.md)")
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +97,7 @@ def pages(load: LoadConfig, env: EnvConfig) -> list[PlanPage]:
         packs.project_dir if packs is not None else None,
         packs.boards if packs is not None else "charts/**/*.yml",
     )
-    if not [p for p in found if p.path != load.browse.health_path]:
+    if len(found) <= 1 and not (load.browse and load.browse.pages):
         pytest.skip("load.browse.pages is empty and there is no packs: section to list boards from")
     return found
 
@@ -152,7 +161,7 @@ def freshness(env: EnvConfig, timeout_s: float) -> FreshnessReader | None:
 
 @pytest.fixture(scope="session")
 def memory(load: LoadConfig) -> MemorySource:
-    source = load.soak.memory
+    source = load.soak.memory if load.soak else None
     if source is None or (isinstance(source, ProcessMemory) and not source.ports):
         pytest.skip(
             "load.soak.memory is unset: nothing to read the serving tier's memory from "
@@ -170,7 +179,7 @@ def make_plan(load: LoadConfig, gate: Gate, timeout_s: float):
             timeout_s=timeout_s,
             allow_remote=gate.rehearse and not gate.env.env.standin,  # type: ignore[union-attr]
             ca_bundle=load.ca_bundle,
-            health_path=load.browse.health_path,
+            health_path=load.browse.health_path if load.browse else "/health",
             **fields,  # type: ignore[arg-type]
         )
 

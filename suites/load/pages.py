@@ -40,8 +40,13 @@ def board_pages(project_dir: Path, pattern: str) -> list[PlanPage]:
     return pages
 
 
-def browse_pages(profile: BrowseProfile, project_dir: Path | None, pattern: str) -> list[PlanPage]:
-    """The weighted page list the browse profile (and the soak) requests."""
+def browse_pages(
+    profile: BrowseProfile | None, project_dir: Path | None, pattern: str
+) -> list[PlanPage]:
+    """The weighted page list the browse profile (and the soak) requests;
+    without a browse section, the boards and the default health path."""
+    if profile is None:
+        profile = BrowseProfile.model_construct(pages=[], health_path="/health", health_weight=1)
     if profile.pages:
         pages = [
             PlanPage(

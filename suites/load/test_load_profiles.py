@@ -24,7 +24,7 @@ from readiness.measurement import Measurement, measured
 from readiness.slo import against_slo, breaches, trend
 
 from . import reconcile
-from .conftest import keep
+from .conftest import keep, profile
 from .memory import watch
 from .plot import plot
 
@@ -81,7 +81,7 @@ def _judge(
 def test_browse_profile_within_slo(
     load, runner, make_plan, target_url, pages, evidence_dir, request
 ):
-    b = load.browse
+    b = profile(load, "browse")
     plan = make_plan(
         "browse", host=target_url, pages=pages, think_s=b.think_s, max_requests=b.max_requests
     )
@@ -107,7 +107,7 @@ def test_browse_profile_within_slo(
 def test_webhook_burst_loses_nothing(
     load, runner, make_plan, webhook_plan, ledger, freshness, evidence_dir, request
 ):
-    w = load.webhooks
+    w = profile(load, "webhooks")
     plan = make_plan(
         "webhooks",
         stripe_weight=w.stripe_weight,
@@ -179,7 +179,7 @@ def test_soak_has_no_growth_or_drift(
     timeout_s,
     request,
 ):
-    s = load.soak
+    s = profile(load, "soak")
     try:
         hooks: dict = request.getfixturevalue("webhook_plan")
     except pytest.skip.Exception:
@@ -192,8 +192,8 @@ def test_soak_has_no_growth_or_drift(
         pages=pages,
         think_s=s.think_s,
         webhook_share=s.webhook_share if hooks else 0.0,
-        stripe_weight=load.webhooks.stripe_weight,
-        fivetran_weight=load.webhooks.fivetran_weight,
+        stripe_weight=load.webhooks.stripe_weight if load.webhooks else 3,
+        fivetran_weight=load.webhooks.fivetran_weight if load.webhooks else 1,
         webhook_think_s=s.think_s,
         max_requests=cap,
         **hooks,
