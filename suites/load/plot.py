@@ -43,16 +43,16 @@ def plot(
     if warmup_s:
         for ax in axes:
             ax.axvspan(0, warmup_s, color="#eaeef2", lw=0, zorder=0)
-        lat.text(
-            warmup_s,
-            lat.get_ylim()[1] * 0.97,
-            " warm-up (not judged)",
+        axes[-1].text(
+            warmup_s / 2,
+            0.03,
+            "warm-up (not judged)",
             fontsize=7,
-            va="top",
-            ha="right",
+            ha="center",
+            transform=axes[-1].get_xaxis_transform(),
         )
     lat.set_ylabel("latency (s)")
-    lat.legend(loc="upper left", fontsize=8)
+    lat.legend(loc="upper right", fontsize=8)
     thr.plot(xs, [p.rps for p in points], label="requests/s", color="#1a7f37")
     thr.plot(xs, [p.failures_per_s for p in points], label="failures/s", color="#cf222e")
     thr.set_ylabel("per second")
