@@ -62,6 +62,7 @@ def _worst(result: LoadResult) -> str:
 def _evidence(result: LoadResult, found: list[Measurement], kept: Path) -> dict:
     """What every profile's evidence JSON holds besides its own details."""
     return {
+        "locust_workers": result.workers,
         "total": result.total.model_dump(),
         "by_request": [e.model_dump() for e in result.entries],
         "slo": [m.model_dump() for m in found],
