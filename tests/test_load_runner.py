@@ -158,6 +158,9 @@ def test_external_workers_that_never_come_is_a_clear_error(target, tmp_path):
     )
     with pytest.raises(LoadError, match=r"waited 2 s for 2 workers \(started elsewhere"):
         runner.run(_plan(url, "browse", max_requests=10), users=1, spawn_rate=1, run_time_s=2)
+    # What to run on the worker machines was written before the master waited.
+    command = (tmp_path / "browse" / "worker-command.sh").read_text()
+    assert "READINESS_LOAD_PLAN=" in command and "--worker --master-host 127.0.0.1" in command
     _no_locust_left()
 
 

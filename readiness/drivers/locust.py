@@ -21,6 +21,7 @@ import csv
 import json
 import math
 import os
+import shlex
 import signal
 import socket
 import statistics
@@ -325,6 +326,14 @@ class LocustRunner:
                     "--expect-workers-max-wait",
                     str(max(1, math.ceil(self.distributed.wait_s))),
                 ]
+            if workers and self.distributed.external:
+                # Workers elsewhere need this run's plan and how to reach the master.
+                reach = "<this runner's address>" if host in ("0.0.0.0", "::") else host
+                (out / "worker-command.sh").write_text(
+                    f"# start {workers} of these where the signing secrets' variables are set\n"
+                    f"{PLAN_ENV}={shlex.quote(str(plan_path))} python -m locust "
+                    f"-f load/{plan.profile}.py --worker --master-host {reach} --master-port {port}\n"
+                )
             procs.append(self._start("master", master, env, out, logs))
             if workers and not self.distributed.external:
                 for i in range(workers):
@@ -387,6 +396,7 @@ class LocustRunner:
                 "failures_csv": Path(f"{prefix}_failures.csv"),
                 "json": Path(f"{prefix}.json"),
                 "log": logs[0],
+                "worker_command": out / "worker-command.sh",
             }.items()
             if path.is_file()
         }
