@@ -274,94 +274,30 @@ class LocustRunner:
         """Run ``plan.profile`` to its end (or its bound) and read its results."""
         out = self.workdir / plan.profile
         out.mkdir(parents=True, exist_ok=True)
-        prefix = out / plan.profile
         workers = self.distributed.workers
         plan = plan.model_copy(
             update={"processes": max(1, workers), "events_path": str(out / "events.json")}
         )
         plan_path = out / "plan.json"
         plan_path.write_text(plan.model_dump_json(indent=2))
-        env = self._base_env(plan_path)
         run_time = max(1, math.ceil(run_time_s))
         stop_timeout = max(1, math.ceil(self.stop_grace_s / 2))
-        common = ["-f", str(self.locustfile(plan.profile))]
-        master = [
-            *common,
-            "--headless",
-            "-u",
-            str(users),
-            "-r",
-            str(spawn_rate),
-            "--run-time",
-            f"{run_time}s",
-            "--stop-timeout",
-            str(stop_timeout),
-            "--csv",
-            str(prefix),
-            "--html",
-            str(out / f"{plan.profile}.html"),
-            "--json-file",
-            str(prefix),
-            "--only-summary",
-            "--loglevel",
-            "WARNING",
-        ]
-        if plan.host:
-            master += ["--host", plan.host]
-        procs: list[subprocess.Popen[bytes]] = []
-        logs = []
+        master = self._master_args(plan, out, users, spawn_rate, run_time, stop_timeout)
+        host = self.distributed.master_bind_host
+        port = (self.distributed.master_bind_port or _free_port(host)) if workers else 0
+        if workers:
+            master += [
+                "--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                "--expect-workers", str(workers),
+                "--expect-workers-max-wait", str(max(1, math.ceil(self.distributed.wait_s))),
+            ]  # fmt: skip
+        if workers and self.distributed.external:
+            self._worker_command(plan, plan_path, out, host, port)
+        logs: list[Path] = []
         started = time.monotonic()
-        try:
-            if workers:
-                host = self.distributed.master_bind_host
-                port = self.distributed.master_bind_port or _free_port(host)
-                master += [
-                    "--master",
-                    "--master-bind-host",
-                    host,
-                    "--master-bind-port",
-                    str(port),
-                    "--expect-workers",
-                    str(workers),
-                    "--expect-workers-max-wait",
-                    str(max(1, math.ceil(self.distributed.wait_s))),
-                ]
-            if workers and self.distributed.external:
-                # Workers elsewhere need this run's plan and how to reach the master.
-                reach = "<this runner's address>" if host in ("0.0.0.0", "::") else host
-                (out / "worker-command.sh").write_text(
-                    f"# start {workers} of these where the signing secrets' variables are set\n"
-                    f"{PLAN_ENV}={shlex.quote(str(plan_path))} python -m locust "
-                    f"-f load/{plan.profile}.py --worker --master-host {reach} --master-port {port}\n"
-                )
-            procs.append(self._start("master", master, env, out, logs))
-            if workers and not self.distributed.external:
-                for i in range(workers):
-                    worker = [
-                        *common,
-                        "--worker",
-                        "--master-host",
-                        host,
-                        "--master-port",
-                        str(port),
-                    ]
-                    worker += ["--loglevel", "WARNING"]
-                    procs.append(self._start(f"worker-{i}", worker, env, out, logs))
-            wait_s = run_time + stop_timeout + self.stop_grace_s
-            if workers:
-                wait_s += self.distributed.wait_s
-            deadline = started + wait_s
-            while procs[0].poll() is None:
-                if time.monotonic() > deadline:
-                    raise LoadError(
-                        f"{plan.profile}: Locust still running {wait_s:.0f} s after start "
-                        f"(--run-time {run_time}s); killed ({self._tail(logs[0])})"
-                    )
-                time.sleep(0.2)
-        finally:
-            for p in reversed(procs):
-                _stop(p, self.stop_grace_s)
-        code = procs[0].returncode
+        wait_s = run_time + stop_timeout + self.stop_grace_s
+        wait_s += self.distributed.wait_s if workers else 0.0
+        code = self._launch_and_wait(plan, master, host, port, out, logs, wait_s)
         duration = time.monotonic() - started
         if workers and "Gave up waiting for workers" in self._tail(logs[0], 4000):
             where = "started elsewhere" if self.distributed.external else "started here"
@@ -372,33 +308,98 @@ class LocustRunner:
         # Locust exits 1 when any request failed: the gate judges those itself.
         if code not in (0, 1):
             raise LoadError(f"{plan.profile}: Locust exited with {code} ({self._tail(logs[0])})")
+        return self._results(plan, out, logs[0], code, duration)
+
+    def _master_args(
+        self,
+        plan: LoadPlan,
+        out: Path,
+        users: int,
+        spawn_rate: float,
+        run_time: int,
+        stop_timeout: int,
+    ) -> list[str]:
+        prefix = str(out / plan.profile)
+        args = [
+            "-f", str(self.locustfile(plan.profile)), "--headless",
+            "-u", str(users), "-r", str(spawn_rate),
+            "--run-time", f"{run_time}s", "--stop-timeout", str(stop_timeout),
+            "--csv", prefix, "--html", f"{prefix}.html", "--json-file", prefix,
+            "--only-summary", "--loglevel", "WARNING",
+        ]  # fmt: skip
+        return [*args, "--host", plan.host] if plan.host else args
+
+    def _worker_command(
+        self, plan: LoadPlan, plan_path: Path, out: Path, host: str, port: int
+    ) -> None:
+        """Workers elsewhere need this run's plan and how to reach the master."""
+        reach = "<this runner's address>" if host in ("0.0.0.0", "::") else host
+        (out / "worker-command.sh").write_text(
+            f"# start {self.distributed.workers} of these where the signing secrets' "
+            "variables are set\n"
+            f"{PLAN_ENV}={shlex.quote(str(plan_path))} python -m locust "
+            f"-f load/{plan.profile}.py --worker --master-host {reach} --master-port {port}\n"
+        )
+
+    def _launch_and_wait(
+        self,
+        plan: LoadPlan,
+        master: list[str],
+        host: str,
+        port: int,
+        out: Path,
+        logs: list[Path],
+        wait_s: float,
+    ) -> int:
+        """Start the master (and local workers), wait for the master to end,
+        and stop every process whatever happens; the master's exit code."""
+        env = self._base_env(out / "plan.json")
+        procs: list[subprocess.Popen[bytes]] = []
+        deadline = time.monotonic() + wait_s
+        try:
+            procs.append(self._start("master", master, env, out, logs))
+            if self.distributed.workers and not self.distributed.external:
+                for i in range(self.distributed.workers):
+                    worker = ["-f", str(self.locustfile(plan.profile)), "--worker"]
+                    worker += ["--master-host", host, "--master-port", str(port)]
+                    worker += ["--loglevel", "WARNING"]
+                    procs.append(self._start(f"worker-{i}", worker, env, out, logs))
+            while procs[0].poll() is None:
+                if time.monotonic() > deadline:
+                    raise LoadError(
+                        f"{plan.profile}: Locust still running {wait_s:.0f} s after start; "
+                        f"killed ({self._tail(logs[0])})"
+                    )
+                time.sleep(0.2)
+        finally:
+            for p in reversed(procs):
+                _stop(p, self.stop_grace_s)
+        return int(procs[0].returncode)
+
+    def _results(
+        self, plan: LoadPlan, out: Path, log: Path, code: int, duration: float
+    ) -> LoadResult:
+        prefix = out / plan.profile
         try:
             total, entries = read_stats(Path(f"{prefix}_stats.csv"))
         except LoadError as e:
-            raise LoadError(f"{plan.profile}: {e} (exit {code}; {self._tail(logs[0])})") from e
+            raise LoadError(f"{plan.profile}: {e} (exit {code}; {self._tail(log)})") from e
         if total.requests == 0:
             # Nothing was sent: the generator failed, which says nothing of the target.
             raise LoadError(
                 f"{plan.profile}: Locust sent no request in {duration:.0f} s "
-                f"(exit {code}; {self._tail(logs[0], 600)})"
+                f"(exit {code}; {self._tail(log, 600)})"
             )
-        history = read_history(Path(f"{prefix}_stats_history.csv"))
-        acked: dict[str, list[str]] = {}
         events = out / "events.json"
-        if events.is_file():
-            acked = json.loads(events.read_text())
-        files = {
-            name: str(path)
-            for name, path in {
-                "html": out / f"{plan.profile}.html",
-                "stats_csv": Path(f"{prefix}_stats.csv"),
-                "history_csv": Path(f"{prefix}_stats_history.csv"),
-                "failures_csv": Path(f"{prefix}_failures.csv"),
-                "json": Path(f"{prefix}.json"),
-                "log": logs[0],
-                "worker_command": out / "worker-command.sh",
-            }.items()
-            if path.is_file()
+        acked: dict[str, list[str]] = json.loads(events.read_text()) if events.is_file() else {}
+        candidates = {
+            "html": Path(f"{prefix}.html"),
+            "stats_csv": Path(f"{prefix}_stats.csv"),
+            "history_csv": Path(f"{prefix}_stats_history.csv"),
+            "failures_csv": Path(f"{prefix}_failures.csv"),
+            "json": Path(f"{prefix}.json"),
+            "log": log,
+            "worker_command": out / "worker-command.sh",
         }
         return LoadResult(
             profile=plan.profile,
@@ -406,10 +407,10 @@ class LocustRunner:
             duration_s=round(duration, 2),
             total=total,
             entries=entries,
-            history=history,
+            history=read_history(Path(f"{prefix}_stats_history.csv")),
             acked=acked,
-            files=files,
-            workers=workers,
+            files={name: str(p) for name, p in candidates.items() if p.is_file()},
+            workers=self.distributed.workers,
         )
 
     def _start(
