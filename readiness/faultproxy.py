@@ -75,9 +75,11 @@ class FaultProxy:
 
     def _spawn(self, target: object, *args: object) -> None:
         t = threading.Thread(target=target, args=args, daemon=True, name="faultproxy")  # type: ignore[arg-type]
-        t.start()
+        # Registered before it starts: a thread that runs (and is waited on by
+        # stop()) before it is listed would outlive stop().
         with self._lock:
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
+        t.start()
 
     def set(self, mode: Mode, latency_s: float = 0.0) -> None:
         """Switch the fault; it applies to open connections too."""
@@ -114,7 +116,13 @@ class FaultProxy:
                 _reset(client)
                 continue
             with self._lock:
-                self._conns |= {client, server}
+                stopped = self._stopped.is_set()
+                if not stopped:
+                    self._conns |= {client, server}
+            if stopped:  # stop() ran while this connection was being made
+                _reset(client)
+                _reset(server)
+                return
             self._spawn(self._pump, client, server)
             self._spawn(self._pump, server, client)
 
@@ -140,18 +148,28 @@ class FaultProxy:
                 with contextlib.suppress(OSError):
                     s.close()
 
-    def stop(self) -> None:
-        """Close the listener and every connection; wait for the threads."""
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Close the listener and every connection; wait for the threads.
+
+        Repeats until no thread is left, because an accept in flight may still
+        register a connection (which it then resets itself)."""
         self._stopped.set()
         if self._listener is not None:
             _close_listener(self._listener)
             self._listener = None
-        with self._lock:
-            conns, threads = list(self._conns), list(self._threads)
-        for c in conns:
-            _reset(c)
-        for t in threads:
-            t.join(timeout=5)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                conns = list(self._conns)
+                threads = [
+                    t for t in self._threads if t.is_alive() and t is not threading.current_thread()
+                ]
+            for c in conns:
+                _reset(c)
+            if not threads or time.monotonic() >= deadline:
+                return
+            for t in threads:
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> FaultProxy:
         return self.start()

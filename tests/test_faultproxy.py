@@ -73,10 +73,12 @@ def test_reset_kills_open_and_new_connections(echo):
             assert open_conn.recv(10) == b"a"
             proxy.set("reset")
             time.sleep(0.1)
-            with pytest.raises((ConnectionResetError, BrokenPipeError, AssertionError)):
+            with pytest.raises((ConnectionError, AssertionError)):
                 open_conn.sendall(b"b")
                 assert open_conn.recv(10) == b"b"
-        with pytest.raises((ConnectionResetError, AssertionError)):
+        # A new connection is reset during or right after the handshake: on
+        # loopback the kernel reports that as a reset or a broken pipe.
+        with pytest.raises((ConnectionError, AssertionError)):
             assert _roundtrip(proxy.address)[0] == b"ping"
 
 
