@@ -124,8 +124,14 @@ def _unmet(state: SteadyState | None) -> list[str]:
             out.append(_said(p))
         elif p.tolerance_met is False:
             expects = p.activity.get("expects", "")
+            # A probe may sum up what it read; the journal keeps the details.
+            seen = p.output.get("summary") if isinstance(p.output, dict) else None
             out.append(
-                f"{p.activity['name']} read {p.output!r}"
+                (
+                    f"{p.activity['name']}: {seen}"
+                    if seen
+                    else f"{p.activity['name']} read {p.output!r}"
+                )
                 + (f", expected {expects}" if expects else "")
             )
     return out
