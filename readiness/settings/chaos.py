@@ -96,6 +96,9 @@ class ChaosConfig(Strict):
     # Which rig the stand-in builds: auto = testcontainers when a Docker engine
     # answers, local processes otherwise.
     backend: Literal["auto", "local", "docker"] = "auto"
+    # The board the cases watch (a URL path `dct serve` publishes, reading the
+    # warehouse); None: the first board of packs.project_dir.
+    board: str | None = Field(default=None, pattern=r"^/")
     rig: Rig | None = None
     live_reason: str = (
         "chaos runs on a rig the gate controls (the stand-in's local processes or "
