@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from readiness.drivers.database_process import database_process
 from readiness.drivers.http import is_loopback
 from readiness.drivers.ledger import HttpLedger, wait_until
 from readiness.drivers.stripe_webhooks import Delivery, StripeWebhookSender, event
@@ -158,13 +159,45 @@ def warehouse_outage(
 
 
 def database_outage(
-    rig: Rig, cfg: DatabaseOutage, net: Toxiproxy, secret: str, run_tag: str, timeout_s: float
+    rig: Rig,
+    cfg: DatabaseOutage,
+    net: Toxiproxy,
+    secret: str,
+    run_tag: str,
+    timeout_s: float,
+    frozen: bool = False,
 ) -> tuple[Experiment, Figures]:
     """CHAOS-02: the control plane's database goes away while Stripe delivers;
-    after it returns and Stripe's retries, each event is in the ledger once."""
+    after it returns and Stripe's retries, each event is in the ledger once.
+
+    Down (``frozen`` False): the proxy to it is disabled — connections refused,
+    open ones reset. Frozen: its processes are stopped (SIGSTOP / docker pause)
+    — connections stay open and queries hang, so a delivery can time out at
+    the sender after the database took it: the re-delivery must not count twice.
+    """
     fig = Figures()
-    ids = [f"{cfg.event_prefix}_{run_tag}_{i:04d}" for i in range(cfg.events)]
+    kind = "f" if frozen else "d"
+    ids = [f"{cfg.event_prefix}_{run_tag}_{kind}{i:04d}" for i in range(cfg.events)]
     deliveries: list[Delivery] = []
+    server = database_process(rig.database_process)
+    hold_s = cfg.freeze_s if frozen else cfg.outage_s
+
+    def inject() -> None:
+        if frozen:
+            server.freeze()
+        else:
+            net.set_enabled(rig.database_proxy, False)
+
+    def restore() -> None:
+        if frozen:
+            server.thaw()
+        else:
+            net.set_enabled(rig.database_proxy, True)
+
+    def undo() -> bool:
+        if frozen:
+            server.thaw()
+        return net.heal(rig.database_proxy).enabled
 
     def healthy() -> int | None:
         answer, _took, _ = poll(
@@ -180,8 +213,9 @@ def database_outage(
         # Set when the action ends early (an interruption): senders stop
         # re-delivering, so the rollback does not wait behind their retries.
         stop = threading.Event()
+        attempt_s = cfg.freeze_attempt_timeout_s if frozen else cfg.attempt_timeout_s
         sender = StripeWebhookSender(
-            rig.webhook_url, secret, cfg.attempt_timeout_s, max_connections=cfg.concurrency
+            rig.webhook_url, secret, attempt_s, max_connections=cfg.concurrency
         )
 
         def send(i: int) -> Delivery:
@@ -216,11 +250,11 @@ def database_outage(
                 futures.append(pool.submit(send, i))
                 if i == 0:
                     acked.wait(timeout_s)  # the first event lands before the outage
-                    net.set_enabled(rig.database_proxy, False)
+                    inject()
                     down_at = time.monotonic()
                 time.sleep(cfg.interval_s)
-            time.sleep(max(0.0, cfg.outage_s - (time.monotonic() - down_at)))
-            net.set_enabled(rig.database_proxy, True)
+            time.sleep(max(0.0, hold_s - (time.monotonic() - down_at)))
+            restore()
             deliveries.extend(f.result() for f in futures)
             finished = True
         finally:
@@ -238,6 +272,7 @@ def database_outage(
             "acked": fig.values["acked"],
             "redelivered": len(retried),
             "max_attempts": max((d.attempts for d in deliveries), default=0),
+            "slowest_ack_s": round(max((d.ack_s for d in deliveries), default=0.0), 3),
             "unacked": [d.describe() for d in deliveries if not d.accepted][:10],
         }
 
@@ -269,11 +304,12 @@ def database_outage(
             "unacked_count": len(unacked),
         }
 
+    how = "processes frozen (SIGSTOP / pause)" if frozen else "proxy disabled"
     return Experiment(
-        title="CHAOS-02 control-plane database outage during webhook delivery",
+        title=f"CHAOS-02 control-plane database {'frozen' if frozen else 'down'} during webhook delivery",
         description=(
-            f"{cfg.events} signed Stripe events; the database proxy is disabled for "
-            f"{cfg.outage_s:g} s after the first is recorded; Stripe-like retries"
+            f"{cfg.events} signed Stripe events; the database {how} for "
+            f"{hold_s:g} s after the first is recorded; Stripe-like retries"
         ),
         hypothesis=[Probe("control plane healthy", healthy, lambda s: s == 200, "/healthz 200")],
         method=[Action("deliver events through a database outage", deliver_through_outage)],
@@ -287,7 +323,7 @@ def database_outage(
                 "every event acknowledged and recorded once",
             )
         ],
-        rollbacks=[Action("heal the database proxy", lambda: net.heal(rig.database_proxy).enabled)],
+        rollbacks=[Action("database back (thawed, proxy healed)", undo)],
     ), fig
 
 
@@ -490,7 +526,8 @@ def fresh_rig(rig: Rig, net: Toxiproxy, within_s: float, timeout_s: float) -> li
     damage (a case that failed to recover) never fails the next: every proxy
     healed, and the serving process restarted if the board does not serve.
     What it had to do, for the journal; RuntimeError when it cannot."""
-    done = []
+    done: list[str] = []
+    database_process(rig.database_process).thaw()  # resuming a running server changes nothing
     for name in (rig.warehouse_proxy, rig.database_proxy):
         proxy = net.proxy(name)
         if proxy.toxics or not proxy.enabled:

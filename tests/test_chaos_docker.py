@@ -117,3 +117,20 @@ def test_start_without_an_engine_fails_fast_with_the_reason() -> None:
     infra.stop()
     with pytest.raises(InfraError, match="not started"):
         infra.proxy_to_postgres("pg")
+
+
+def test_a_paused_database_container_holds_queries_and_resumes(engine: None) -> None:
+    from readiness.drivers.database_process import database_process
+
+    infra = DockerInfra()
+    infra.start()
+    try:
+        server = database_process(infra.database_ref())
+        with psycopg.connect(infra.postgres_url(), autocommit=True) as conn:
+            assert server.freeze()
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(infra.postgres_url(), connect_timeout=2)
+            assert server.thaw()
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        infra.stop()

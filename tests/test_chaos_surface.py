@@ -59,7 +59,7 @@ def test_sigterm_during_an_outage_rolls_back_and_keeps_the_journal(tmp_path):
     journal = json.loads((reports / run_id / "evidence" / "chaos" / "CHAOS-02-journal.json").read_text())
     assert journal["status"] == "interrupted"
     heal = journal["rollbacks"][0]
-    assert heal["activity"]["name"] == "heal the database proxy" and heal["status"] == "succeeded"
+    assert heal["activity"]["name"] == "database back (thawed, proxy healed)" and heal["status"] == "succeeded"
     gate = json.loads((reports / run_id / "gate.json").read_text())
     chaos02 = next(c for c in gate["criteria"] if c["id"] == "CHAOS-02")
     assert chaos02["status"] != "pass"

@@ -10,12 +10,30 @@ redeploy, a Cloud SQL failover) are not built.
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from readiness.settings.base import EnvVarRef, Strict
 from readiness.settings.billing import HttpUrl
+
+
+class LocalCluster(Strict):
+    """A PostgreSQL cluster on this machine, by its data directory."""
+
+    kind: Literal["local"] = "local"
+    pgdata: Path
+
+
+class DockerDatabase(Strict):
+    """A PostgreSQL container on a Docker engine, by its id."""
+
+    kind: Literal["docker"] = "docker"
+    container: str
+
+
+DatabaseRef = Annotated[LocalCluster | DockerDatabase, Field(discriminator="kind")]
 
 
 class Rig(Strict):
@@ -38,6 +56,8 @@ class Rig(Strict):
     toxiproxy_url: HttpUrl
     warehouse_proxy: str = "warehouse"
     database_proxy: str = "controlplane-db"
+    # The server behind the control plane's database, for the frozen outage.
+    database_process: DatabaseRef
 
 
 class WarehouseOutage(Strict):
@@ -64,6 +84,13 @@ class DatabaseOutage(Strict):
     # How long an acknowledged event may take to show in the ledger.
     settle_s: float = Field(default=15.0, gt=0)
     event_prefix: str = Field(default="evt_chaos", pattern=r"^[A-Za-z0-9_]{3,24}$")
+    # The second outage: the database's processes frozen (SIGSTOP / docker
+    # pause) for this long: queries hang instead of failing; 0 skips it.
+    freeze_s: float = Field(default=6.0, ge=0)
+    # Shorter than freeze_s on purpose: deliveries time out at the sender while
+    # the database holds them, and are re-delivered; the ledger must still
+    # count each event once.
+    freeze_attempt_timeout_s: float = Field(default=3.0, gt=0)
 
 
 class AddedLatency(Strict):

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from chaos.cases import Figures, fresh_rig
-from readiness.checks import GateError, fail_on, record, report_measurements
+from readiness.checks import GateError, record, report_measurements
 from readiness.config import EnvConfig
+from readiness.drivers.database_process import DatabaseProcessError
 from readiness.drivers.http import is_loopback
 from readiness.drivers.toxiproxy import Toxiproxy, ToxiproxyError
 from readiness.experiment import Experiment, Journal, run
@@ -78,18 +79,20 @@ def run_case(
     request: pytest.FixtureRequest, evidence_dir: Path, rig: Rig, net: Toxiproxy, chaos: ChaosConfig
 ) -> CaseRunner:
     """Run a case, keep its journal (also when interrupted), report its
-    figures, and fail naming what did not hold."""
+    figures, and return what did not hold (the test fails on it, after every
+    variant of its criterion ran)."""
 
     def go(
         criterion: str,
         experiment: Experiment,
         fig: Figures,
         judged: Callable[[Figures], list[Measurement]],
-    ) -> Journal:
+        variant: str = "",
+    ) -> list[str]:
         out = evidence_dir / "chaos"
         try:
             reset = fresh_rig(rig, net, chaos.crash.recover_within_s, chaos.timeout_s)
-        except (RuntimeError, ToxiproxyError) as e:
+        except (RuntimeError, ToxiproxyError, DatabaseProcessError) as e:
             raise GateError(
                 f"{criterion}: the chaos rig is not healthy before the case: {e}"
             ) from e
@@ -97,7 +100,7 @@ def run_case(
         def keep(journal: Journal) -> None:
             record(
                 out,
-                f"{criterion}-journal",
+                f"{criterion}{'-' + variant if variant else ''}-journal",
                 {
                     **journal.model_dump(),
                     "backend": rig.backend,
@@ -110,8 +113,8 @@ def run_case(
         found = judged(fig)
         report_measurements(request, found)
         problems = journal.problems()
-        problems += [f"{m.line()}" for m in found if m.ok is False and m.line() not in problems]
-        fail_on([f"{criterion} {p}" for p in problems], "problems")
-        return journal
+        problems += [m.line() for m in found if m.ok is False]
+        where = f" ({variant})" if variant else ""
+        return [f"{criterion}{where} {p}" for p in problems]
 
     return go
