@@ -92,7 +92,7 @@ def test_healthy_standin_under_xdist(local):
         assert all(s["steady_state_met"] for s in states["during"])
         assert {"run", "rollbacks", "start", "end", "duration"} <= set(journal)
     figures = {(m["criterion"], m["name"]) for m in run.gate["measurements"]}
-    assert ("CHAOS-04", "time to detect") in figures and ("CHAOS-02", "events lost") in figures
+    assert ("CHAOS-04", "time to detect") in figures and ("CHAOS-02", "down: events lost") in figures
 
 
 class Standin:
