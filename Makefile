@@ -16,7 +16,8 @@ REHEARSE ?=
 GATE_ARGS = --env $(ENV) $(if $(SURFACES),--surfaces $(SURFACES)) $(if $(CRITERIA),--criteria $(CRITERIA)) \
 	$(if $(FAULT),--fault $(FAULT)) $(if $(filter 1 true yes,$(REHEARSE)),--rehearse)
 
-.PHONY: readiness test test-fast lint venv allure-cli clean faults compare load soak bench-load
+.PHONY: readiness test test-fast lint venv allure-cli clean faults compare load soak bench-load \
+	evidence verify-evidence
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,7 +65,7 @@ bench-load: $(VENV)/.installed
 
 ## The suite's own tests: the gate's library, every fault turning its criterion red, the
 ## staging env judging the stand-in; then every live driver class must have run (>= 90 %).
-test: $(VENV)/.installed
+test: $(VENV)/.installed .tools/.installed
 	@rm -rf .gate-work/coverage && mkdir -p .gate-work/coverage
 	$(PY) -m coverage run -m pytest tests -n $(WORKERS) --dist loadgroup -q --durations=15 --junitxml=.gate-work/make-test.xml
 	@$(PY) -m coverage combine -q
@@ -83,6 +84,20 @@ faults: $(VENV)/.installed
 compare: $(VENV)/.installed
 	@test -n "$(BASE)" || { echo "usage: make compare BASE=reports/<run-id>/gate.json"; exit 2; }
 	$(PY) -m readiness.compare $(BASE) reports/latest/gate.json
+
+## One archive for the launch review: reports/latest (or RUN=reports/<run-id>) with the
+## catalog, waivers and env in force, sealed by manifest.json; prints its path and size.
+## SIGN=1 signs the manifest with Sigstore (CI: needs the job's OIDC token).
+RUN ?= reports/latest
+evidence: $(VENV)/.installed
+	@$(PY) -m readiness.archive build $(RUN) $(if $(filter 1 true yes,$(SIGN)),--sign)
+
+## Check an archive (or unpacked directory): exit 1 naming each file changed, missing or
+## added, or a bad signature. IDENTITY=<workflow identity> checks its Sigstore bundle.
+verify-evidence: $(VENV)/.installed
+	@test -n "$(ARCHIVE)" || { echo "usage: make verify-evidence ARCHIVE=reports/<run-id>-evidence.tar.gz [IDENTITY=...]"; exit 2; }
+	@$(PY) -m readiness.archive verify $(ARCHIVE) $(if $(IDENTITY),--identity $(IDENTITY)) \
+		$(if $(filter 1 true yes,$(REQUIRE_SIGNATURE)),--require-signature)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check readiness suites fixtures tests

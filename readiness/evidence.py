@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from readiness.gatefile import GateReport
+from readiness.history import Changes
 from readiness.summary import render
 
 MANIFEST = "manifest.json"
@@ -43,9 +44,11 @@ def point_latest(reports: Path, run_dir: Path) -> None:
     os.replace(tmp, latest)
 
 
-def write_gate(run_dir: Path, report: GateReport) -> None:
+def write_gate(run_dir: Path, report: GateReport, changes: Changes | None = None) -> None:
+    """gate.json and gate.md; ``changes`` (from the run history) adds gate.md's
+    "Since the previous run" section once the history has been read."""
     (run_dir / "gate.json").write_text(report.model_dump_json(indent=2) + "\n")
-    (run_dir / "gate.md").write_text(render(report))
+    (run_dir / "gate.md").write_text(render(report, changes=changes))
 
 
 def write_manifest(run_dir: Path) -> dict[str, str]:

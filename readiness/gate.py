@@ -139,6 +139,7 @@ def build_report(gate: Gate) -> GateReport:
         scope=gate.scope,
         blocking_tiers=sorted(t.value for t in gate.blocking),
         fault=gate.fault,
+        standin=gate.env is not None and gate.env.env.standin,
         exit_code=exit_code,
         interrupted=gate.interrupted,
         criteria=results,

@@ -56,6 +56,9 @@ class GateReport(BaseModel):
     scope: Scope
     blocking_tiers: list[str] = ["critical"]
     fault: str | None = Field(None, description="stand-in fault injected, if any (self-tests)")
+    # True: judged the gate's own stand-in (env: standin: true), so whatever the
+    # verdict, this run is a rehearsal of the gate, not evidence about Dataface.
+    standin: bool = False
     exit_code: int
     # True: stopped by a signal before it finished (exit code 102); not a verdict.
     interrupted: bool = False

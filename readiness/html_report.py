@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from readiness.gate import Gate
+from readiness.summary import STANDIN_DETAIL, STANDIN_NOTICE
 
 
 class HtmlSummary:
@@ -46,13 +47,30 @@ class HtmlSummary:
             for h in ("criterion", "tier", "status", "owner", "title", "first failure line")
         )
         prefix.append(
-            f"<h2 style='color:{self._COLOURS[r.verdict.value]}'>Launch gate verdict: {r.verdict.value}</h2>"
+            self._banner()
+            + f"<h2 style='color:{self._COLOURS[r.verdict.value]}'>Launch gate verdict: {r.verdict.value}</h2>"
             f"<p>env <b>{esc(r.env)}</b> · run {r.run_id} · {esc(scope)} · blocking tiers "
             f"{', '.join(r.blocking_tiers)}{' · fault ' + esc(r.fault) if r.fault else ''} · exit {r.exit_code}</p>"
             + "".join(f"<p style='color:#cf222e'>gate error: {esc(e)}</p>" for e in r.errors)
             + f"<table style='border-collapse:collapse;margin-bottom:1em'><tr>{header}</tr>{rows}</table>"
             + self._measurements(cell)
         )
+
+    def _banner(self) -> str:
+        """Said before anything else: a stand-in or self-test run is not evidence."""
+        r = self.gate.report
+        if r is None:
+            return ""
+        box = "padding:8px 12px;border:2px solid #9a6700;background:#fff8c5;font-weight:600"
+        out = ""
+        if r.standin:
+            out += f"<p style='{box}'>{STANDIN_NOTICE}: {html.escape(STANDIN_DETAIL)}</p>"
+        if r.fault:
+            out += (
+                f"<p style='{box}'>Stand-in fault injected: {html.escape(r.fault)} "
+                "(a self-test run, not evidence).</p>"
+            )
+        return out
 
     def _measurements(self, cell: str) -> str:
         """The figures measured checks judged, next to their limits."""

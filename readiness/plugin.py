@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from readiness import evidence, hookspecs
+from readiness import allure_evidence, evidence, history, hookspecs, landing
 from readiness.checks import GATE_ERROR, GateError
 from readiness.config import ConfigError, EnvConfig, load_env
 from readiness.criteria import Catalog, CatalogError, Tier, load_catalog
 from readiness.gate import Gate, build_report
-from readiness.gatefile import Scope
+from readiness.gatefile import GateReport, Scope
 from readiness.html_report import HtmlSummary
 from readiness.measurement import USER_PROPERTY, Measurement
 from readiness.selection import select
@@ -474,6 +474,7 @@ class _ControllerHooks:
             gate.interrupted = True
         gate.report = build_report(gate)
         evidence.write_gate(gate.run_dir, gate.report)
+        allure_evidence.write_config(gate.root, gate.catalog, gate.run_dir, gate.report)
         session.exitstatus = gate.report.exit_code
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -505,13 +506,45 @@ class _ControllerHooks:
             gate.interrupted = True
             gate.report = build_report(gate)
             evidence.write_gate(gate.run_dir, gate.report)
+        lines = [line]
+        if not gate.interrupted:
+            # gate.json is final and the manifest not yet written: what the
+            # history and the landing page add is sealed with the rest.
+            lines += _history_and_landing(gate, gate.report)
         evidence.write_manifest(gate.run_dir)
+        text = "\n".join(lines)
         if gate.interrupted:
             # reports/latest names the newest *finished* run; this one is not.
-            print(f"\n{line}\ninterrupted: evidence in {gate.run_dir}; reports/latest unchanged")
+            print(f"\n{text}\ninterrupted: evidence in {gate.run_dir}; reports/latest unchanged")
             return
         evidence.point_latest(gate.run_dir.parent, gate.run_dir)
-        print(f"\n{line}\nreports/latest -> {gate.run_dir.name}")
+        print(f"\n{text}\nreports/latest -> {gate.run_dir.name}")
+
+
+def _history_and_landing(gate: Gate, report: GateReport) -> list[str]:
+    """Record the run, re-render gate.md with what changed since the last
+    comparable run, write index.html; returns lines for the terminal. A history
+    that cannot be read is said, never a stopped run."""
+    reports = gate.run_dir.parent
+    changes: history.Changes | None = None
+    trend: list[history.TrendPoint] = []
+    note: str | None = None
+    lines: list[str] = []
+    try:
+        history.record(reports, report)
+        changes = history.changes(reports, report)
+        # A full run's trend is of full runs: a partial run's counts are not alike.
+        trend = history.trend(reports, report.env, include_partial=report.scope.partial)
+    except history.HistoryError as e:
+        note = f"run history not updated: {e}"
+        lines.append(note)
+    evidence.write_gate(gate.run_dir, report, changes)
+    try:
+        page = landing.write(gate.run_dir, report, changes, trend, note)
+        lines.append(f"landing page: {page}")
+    except Exception as e:  # a convenience page must not stop the manifest
+        lines.append(f"landing page not written: {type(e).__name__}: {e}")
+    return lines
 
 
 def _first_line(report: pytest.TestReport) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from readiness.allure_evidence import label_items
 from readiness.gate import Gate, runnable
 
 
@@ -63,20 +64,8 @@ def label(gate: Gate, items: list[pytest.Item]) -> None:
     launch requirement a test speaks for."""
     for item in items:
         for cid in criterion_ids(item):
-            c = gate.catalog.criteria.get(cid)
             item.user_properties.append(("criterion", cid))
-            if c is None:
-                continue
-            mark = pytest.mark.allure_label
-            item.add_marker(mark(c.surface, label_type="epic"))
-            item.add_marker(mark(f"{c.id} {c.title}", label_type="feature"))
-            item.add_marker(
-                mark(
-                    {"critical": "critical", "adjacent": "normal"}.get(c.tier, "minor"),
-                    label_type="severity",
-                )
-            )
-            item.add_marker(mark(c.owner, label_type="owner"))
+    label_items(gate.root, gate.catalog, items, criterion_ids)
 
 
 def guard_rehearsals(gate: Gate, items: list[pytest.Item]) -> None:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from readiness.criteria import Tier
 from readiness.gatefile import GateReport
+from readiness.history import Changes, StatusChange
 from readiness.verdict import CriterionResult, Status, Verdict
+
+STANDIN_NOTICE = "Stand-in environment, not launch evidence"
+STANDIN_DETAIL = (
+    "this run judged the gate's own local stand-in (env standin: true). It shows the gate "
+    "works; only a run against staging speaks for Dataface's launch."
+)
 
 # gate.json keeps every finding; gate.md stays one page.
 _FINDINGS_SHOWN = 20
@@ -74,7 +81,45 @@ def _measurements(report: GateReport) -> list[str]:
     return [*out, ""]
 
 
-def render(report: GateReport) -> str:
+def _moves(label: str, rows: list[StatusChange]) -> list[str]:
+    return [
+        f"- {label}: {c.criterion} ({c.before.value} → {c.after.value}, {c.owner})"
+        + (f": {_cell(c.message, 160)}" if c.message else "")
+        for c in rows
+    ]
+
+
+def _since_previous(changes: Changes) -> list[str]:
+    """What moved since the last comparable run: a regression found tonight is
+    cheaper than one found at the review."""
+    out = ["## Since the previous run", ""]
+    p = changes.previous
+    if p is None:
+        out += [f"{changes.reason or 'Nothing to compare with'}.", ""]
+    else:
+        out += [f"Compared with `{p.run_id}` ({p.verdict}, started {p.started_at}).", ""]
+    out += _moves("newly failing", changes.newly_failing)
+    out += _moves("newly passing", changes.newly_passing)
+    out += [
+        f"- flapping: {f.criterion} ({f.changes} changes in the last {len(f.statuses)} runs: "
+        f"{' → '.join(s.value for s in f.statuses)}; {f.owner})"
+        for f in changes.flapping
+    ]
+    out += _expiring(changes)
+    if p is not None and not changes.anything:
+        out.append("No criterion changed status.")
+    return [*out, ""]
+
+
+def _expiring(changes: Changes) -> list[str]:
+    return [
+        f"- waiver expiring soon: {w.criterion} on {w.expires.isoformat()} "
+        f"({w.days_left} days left; owner {w.owner}, approver {w.approver})"
+        for w in changes.expiring_waivers
+    ]
+
+
+def render(report: GateReport, *, changes: Changes | None = None) -> str:
     scope = report.scope
     if report.interrupted:
         lines = [
@@ -91,6 +136,8 @@ def render(report: GateReport) -> str:
             _HEADLINE[report.verdict],
             "",
         ]
+    if report.standin:
+        lines += [f"> **{STANDIN_NOTICE}**: {STANDIN_DETAIL}", ""]
     if scope.partial:
         chosen = ", ".join(scope.criteria or scope.surfaces)
         lines += [
@@ -146,6 +193,8 @@ def render(report: GateReport) -> str:
         ],
     )
 
+    if changes is not None:
+        lines += _since_previous(changes)
     lines += _measurements(report)
     lines += ["## Deferrals (waivers)", ""]
     if report.waivers:
