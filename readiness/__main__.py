@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from readiness import cli
+from readiness import cli, history
 from readiness.criteria import Catalog, CatalogError, Criterion, load_catalog
 from readiness.waivers import WaiverFileError, load_waivers
 
@@ -144,8 +144,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _last_results(reports: Path, criterion_id: str) -> list[str]:
-    from readiness import history  # the store is optional evidence, not needed to list
-
     try:
         rows = history.last_results(reports, criterion_id, limit=5)
     except history.HistoryError as e:

@@ -40,10 +40,11 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, field_validator
 
+from readiness.evidence import file_sha256
 from readiness.gatefile import GateReport
 
 if TYPE_CHECKING:
@@ -61,7 +62,6 @@ IDENTITY_EXAMPLE = (
 # Never part of the sealed content: the manifest cannot hold its own digest,
 # and the bundle is made from the manifest after it is written.
 UNSEALED = frozenset({MANIFEST, BUNDLE})
-_CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _GIT_SHA = re.compile(r"[0-9a-f]{40}")
 _ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -148,15 +148,6 @@ class _Tree(BaseModel):
 # ---------------------------------------------------------------- reading trees
 
 
-def _hash_stream(stream: IO[bytes]) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
-
-
 def _find_root(path: Path) -> Path:
     """The directory holding manifest.json: ``path`` itself, or the one
     directory inside it (what ``tar -xzf`` of an archive leaves)."""
@@ -185,8 +176,7 @@ def _read_dir(path: Path) -> _Tree:
                 raise ArchiveError(f"{root}: refused {rel}: a symbolic link, not a file")
             if rel in UNSEALED:
                 continue
-            with full.open("rb") as f:
-                digests[rel] = _hash_stream(f)[0]
+            digests[rel] = file_sha256(full)
     manifest = (root / MANIFEST).read_bytes()
     bundle = (root / BUNDLE).read_bytes() if (root / BUNDLE).is_file() else None
     return _Tree(label=str(root), digests=digests, manifest=manifest, bundle=bundle)
@@ -234,7 +224,7 @@ def _read_tar(path: Path) -> _Tree:
                     blobs[name] = f.read()
                     entries[name] = hashlib.sha256(blobs[name]).hexdigest()
                 else:
-                    entries[name] = _hash_stream(f)[0]
+                    entries[name] = hashlib.file_digest(f, "sha256").hexdigest()
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as e:
         raise ArchiveError(f"{path}: not a readable .tar.gz archive ({e})") from e
 
@@ -643,8 +633,8 @@ def build(run_dir: Path, root: Path, out: Path | None = None, *, sign: bool = Fa
     for rel in sorted(run_files):
         if rel == MANIFEST:
             continue
-        with run_files[rel].open("rb") as f:
-            run_digests[rel], sizes[rel] = _hash_stream(f)
+        run_digests[rel] = file_sha256(run_files[rel])
+        sizes[rel] = run_files[rel].stat().st_size
     added_after = _check_run_seal(run_dir, run_digests)
 
     # The run's own seal is kept, renamed: manifest.json is the archive's.

@@ -51,11 +51,16 @@ def write_gate(run_dir: Path, report: GateReport, changes: Changes | None = None
     (run_dir / "gate.md").write_text(render(report, changes=changes))
 
 
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read in chunks (an Allure report alone is megabytes)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def write_manifest(run_dir: Path) -> dict[str, str]:
     files: dict[str, str] = {}
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        files[path.relative_to(run_dir).as_posix()] = digest
+        files[path.relative_to(run_dir).as_posix()] = file_sha256(path)
     body = {"run_dir": run_dir.name, "algorithm": "sha256", "files": files}
     (run_dir / MANIFEST).write_text(json.dumps(body, indent=2) + "\n")
     return files

@@ -84,9 +84,7 @@ class HtmlSummary:
         )
         rows = []
         for m in r.measurements:
-            value = "n/a" if m.value is None else f"{m.value:.4g} {m.unit}"
-            sign = "≤" if m.bound == "max" else "≥"
-            limit = "" if m.limit is None else f"{sign} {m.limit:g} {m.unit}"
+            value, limit = m.shown_value(), m.shown_limit()
             ok = {True: ("yes", "#1a7f37"), False: ("no", "#cf222e"), None: ("n/a", "#57606a")}
             word, colour = ok[m.ok]
             rows.append(

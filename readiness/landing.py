@@ -542,9 +542,7 @@ def _measurements(report: GateReport) -> str:
     ok = {True: ("yes", "#1a7f37"), False: ("no", "#cf222e"), None: ("n/a", "#57606a")}
     rows: list[str] = []
     for m in report.measurements:
-        value = "n/a" if m.value is None else f"{m.value:.4g} {m.unit}".strip()
-        sign = "≤" if m.bound == "max" else "≥"
-        limit = "" if m.limit is None else f"{sign} {m.limit:g} {m.unit}".strip()
+        value, limit = m.shown_value(), m.shown_limit()
         word, colour = ok[m.ok]
         rows.append(
             f'<tr><td class="mono">{_e(m.criterion)}</td><td>{_e(m.name)}</td>'

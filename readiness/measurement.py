@@ -26,6 +26,15 @@ class Measurement(BaseModel):
     bound: str  # "max" | "min"
     ok: bool | None
 
+    def shown_value(self) -> str:
+        """The measured figure as the reports' tables show it."""
+        return "n/a" if self.value is None else f"{self.value:.4g} {self.unit}".strip()
+
+    def shown_limit(self) -> str:
+        """The limit with its direction ("≤ 12 s"), empty when there is none."""
+        sign = "≤" if self.bound == "max" else "≥"
+        return "" if self.limit is None else f"{sign} {self.limit:g} {self.unit}".strip()
+
     def line(self) -> str:
         shown = "n/a" if self.value is None else f"{self.value:.3g}"
         if self.limit is None:

@@ -73,9 +73,7 @@ def _measurements(report: GateReport) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for m in report.measurements:
-        value = "n/a" if m.value is None else f"{m.value:.4g} {m.unit}".strip()
-        sign = "≤" if m.bound == "max" else "≥"
-        limit = "" if m.limit is None else f"{sign} {m.limit:g} {m.unit}".strip()
+        value, limit = m.shown_value(), m.shown_limit()
         within = {True: "yes", False: "**no**", None: "n/a"}[m.ok]
         out.append(f"| {m.criterion} | {_cell(m.name, 80)} | {value} | {limit} | {within} |")
     return [*out, ""]
