@@ -834,6 +834,9 @@ def test_log_based_counter_going_quiet_resolves_only_with_inactive_missing_data(
     )
     raw = yaml.safe_load((POLICY_DIR / "billing-webhook-rejections.yaml").read_text())
     times = grid(T0, T0 + 4000, 10)
+    # The committed policy says INACTIVE; without it (Google's default) it would not resolve.
+    condition = raw["conditions"][0]["conditionThreshold"]
+    assert condition.pop("evaluationMissingData") == "EVALUATION_MISSING_DATA_INACTIVE"
     as_written = evaluate(parse_policy(raw), [rejected], times)
     assert as_written.first_met_at == T0 + 610 + 300
     assert as_written.resolved_at is None
