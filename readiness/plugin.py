@@ -608,6 +608,34 @@ def evidence_dir(gate: Gate) -> Path:
 
 
 @pytest.fixture(scope="session")
+def controlplane_lock(gate: Gate, env: EnvConfig) -> FileLock:
+    """One check at a time may slow the control plane's database on purpose
+    (OPS-08's billing latency rehearsal); the checks that use the plane hold
+    this while they run, so none is judged on a database made slow for another."""
+    return FileLock(
+        str(gate.workroot / "controlplane.lock"), timeout=env.env.timeouts.command_s * 4
+    )
+
+
+CONTROLPLANE_SURFACES = frozenset({"billing", "fivetran", "provisioning"})
+
+
+@pytest.fixture(autouse=True)
+def _controlplane_to_itself(request: pytest.FixtureRequest) -> Generator[None]:
+    """Checks of the surfaces the control plane serves run under controlplane_lock."""
+    mark = request.node.get_closest_marker("criterion")
+    found = get_gate(request.config)
+    criterion = (
+        found.catalog.criteria.get(str(mark.args[0])) if found and mark and mark.args else None
+    )
+    if criterion is None or criterion.surface not in CONTROLPLANE_SURFACES:
+        yield
+        return
+    with request.getfixturevalue("controlplane_lock"):
+        yield
+
+
+@pytest.fixture(scope="session")
 def serving_lock(gate: Gate, env: EnvConfig) -> FileLock:
     """One check at a time drives the serving tier, across xdist workers: a
     load profile and a rollout rehearsal (or a health probe's p95) would

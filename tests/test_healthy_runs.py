@@ -55,6 +55,11 @@ SHORT = {
     "DATAFACE_LOAD_SOAK_MAX_GROWTH": "150",
     "DATAFACE_LOAD_SOAK_MAX_DRIFT": "2.0",
     "DATAFACE_MONITORING_ALIGNMENT_S": "1",
+    # OPS-07/08 on the stand-in's compressed clock (time_scale comes from the
+    # stand-in itself): the local env's pacing.
+    "DATAFACE_TELEMETRY_MAX_AGE_S": "900",
+    "DATAFACE_TELEMETRY_LAG_S": "4",
+    "DATAFACE_TELEMETRY_STEP_S": "0.5",
     "DATAFACE_MONITORING_SETTLE_S": "15",
 }
 

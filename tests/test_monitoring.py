@@ -406,7 +406,10 @@ def test_staging_env_judges_a_monitoring_api_through_its_variables(
         run = gate_run("--env", "staging", "--surfaces", "operations", "--today", "2026-11-22")
     finally:
         thread.stop()
-    assert run.red() == set(), run.output[-2500:]
+    # This server keeps policies and channels only: none of the metrics the
+    # policies read exists in it, which OPS-07 must say (a project whose
+    # log-based metrics were never created pages nobody).
+    assert run.red() == ({"OPS-07"} if live == "pass" else set()), run.output[-2500:]
     for cid in ("OPS-01", "OPS-02", "OPS-05", "OPS-06"):
         assert run.status(cid) == "pass", run.criterion(cid)
     for cid in ("OPS-03", "OPS-04"):
@@ -414,3 +417,8 @@ def test_staging_env_judges_a_monitoring_api_through_its_variables(
         assert found["status"] == live, found
         if live == "not_evaluated":
             assert "grant the gate's identity roles/monitoring.viewer" in found["message"], found
+    if live == "pass":
+        assert "does not exist in projects/dataface-staging" in run.criterion("OPS-07")["message"]
+    # Staging only reads unless asked to rehearse: no alert is fired.
+    assert run.status("OPS-08") == "not_evaluated"
+    assert "--rehearse" in run.criterion("OPS-08")["message"]

@@ -258,9 +258,9 @@ class CloudRunServing:
     def traffic(self) -> Traffic:
         return traffic_of(self.api.get_service())
 
-    def deploy_candidate(self) -> Candidate:
+    def deploy_candidate(self, name: str | None = None) -> Candidate:
         service = self.api.get_service()
-        name = f"{self.api.target.service}-gate-{int(time.time())}"
+        name = name or f"{self.api.target.service}-gate-{int(time.time())}"
         service.template.revision = name
         if self.image:
             service.template.containers[0].image = self.image

@@ -17,17 +17,19 @@ every call's error becomes an ``ApiFailure`` naming the role to grant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from google.cloud import monitoring_v3
 from google.protobuf.json_format import ParseDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from readiness.drivers.google_api import ApiFailure, call, discovery_client
 from readiness.settings.operations import MonitoringTarget
 
 VIEWER = "roles/monitoring.viewer"
+ALERT_VIEWER = "roles/monitoring.alertViewer"
 PAGE = 500
 MAX_PAGES = 200
 """Bound on paging: 100k resources is far past any real project; a server
@@ -42,6 +44,28 @@ M = TypeVar(
 )
 
 _UNVERIFIED = monitoring_v3.NotificationChannel.VerificationStatus.UNVERIFIED
+
+
+class AlertPolicyRef(BaseModel):
+    """The policy an alert belongs to, as the alert names it (a snapshot)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    name: str = ""
+    display_name: str = Field(default="", alias="displayName")
+
+
+class Alert(BaseModel):
+    """One incident (Monitoring v3 ``Alert``; the GAPIC library has no type
+    for it yet): which policy, when it opened and closed."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    name: str
+    state: str = "STATE_UNSPECIFIED"
+    open_time: datetime = Field(alias="openTime")
+    close_time: datetime | None = Field(default=None, alias="closeTime")
+    policy: AlertPolicyRef = AlertPolicyRef()
 
 
 class DeployedPolicies(Protocol):
@@ -135,30 +159,78 @@ class MonitoringApi:
             )
         return self._client.projects()
 
-    def list(self, collection: str, kind: type[M], **params: Any) -> list[M]:
-        """Every resource of ``collection`` (alertPolicies, notificationChannels,
-        timeSeries), following nextPageToken, as ``kind``. ``params`` are the
-        method's other query parameters, in the discovery client's spelling
-        (``interval_startTime`` for ``interval.startTime``)."""
-        out: list[M] = []
+    def pages(
+        self, collection: str, parent: str = "name", role: str = VIEWER, **params: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The items of ``collection``, page by page as JSON, following
+        nextPageToken. ``params`` are the method's other query parameters, in
+        the discovery client's spelling (``interval_startTime`` for
+        ``interval.startTime``); ``parent`` is the name of the project parameter."""
         token: str | None = None
         step = f"list {collection}"
         for _ in range(MAX_PAGES):
             kwargs: dict[str, Any] = {
                 **params,
-                "name": f"projects/{self.project}",
+                parent: f"projects/{self.project}",
                 "pageSize": self.page_size,
             }
             if token:
                 kwargs["pageToken"] = token
             request = getattr(self._projects(), collection)().list(**kwargs)
-            page = call(self.label, step, request.execute, role=VIEWER)
-            out.extend(_read(kind, item) for item in page.get(collection, []))
+            page = call(self.label, step, request.execute, role=role)
+            yield page.get(collection, [])
             token = page.get("nextPageToken")
             if not token:
-                return out
+                return
         raise ApiFailure(
-            "rejected", self.label, step, f"still paging after {MAX_PAGES} pages", VIEWER
+            "rejected", self.label, step, f"still paging after {MAX_PAGES} pages", role
+        )
+
+    def list(self, collection: str, kind: type[M], **params: Any) -> list[M]:
+        """Every resource of ``collection`` (alertPolicies, notificationChannels,
+        timeSeries) as ``kind``."""
+        return [_read(kind, item) for page in self.pages(collection, **params) for item in page]
+
+    def alerts_since(self, since: float) -> list[Alert]:
+        """Alerts (incidents) opened at or after ``since`` (unix seconds),
+        newest first: pages stop at the first older one."""
+        out: list[Alert] = []
+        for page in self.pages(
+            "alerts", parent="parent", role=ALERT_VIEWER, orderBy="open_time desc"
+        ):
+            for item in page:
+                alert = Alert.model_validate(item)
+                if alert.open_time.timestamp() < since:
+                    return out
+                out.append(alert)
+        return out
+
+    def descriptor(self, metric_type: str) -> dict[str, Any] | None:
+        """The metric descriptor of ``metric_type`` (metricDescriptors.get) as
+        JSON, None when the project has no such metric."""
+        name = f"projects/{self.project}/metricDescriptors/{metric_type}"
+        request = self._projects().metricDescriptors().get(name=name)
+        try:
+            found: dict[str, Any] = call(
+                self.label, f"get metricDescriptors/{metric_type}", request.execute, role=VIEWER
+            )
+        except ApiFailure as e:
+            if e.kind == "not-found":
+                return None
+            raise
+        return found
+
+    def raw_series(self, filter_: str, start: float, end: float) -> list[monitoring_v3.TimeSeries]:
+        """Every series matching ``filter_`` with its raw points in [start, end]
+        (unix seconds): no aggregation, so a caller judges them as Monitoring
+        would (readiness.alerting)."""
+        return self.list(
+            "timeSeries",
+            monitoring_v3.TimeSeries,
+            filter=filter_,
+            interval_startTime=rfc3339(start),
+            interval_endTime=rfc3339(end),
+            view="FULL",
         )
 
 

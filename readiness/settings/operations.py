@@ -34,6 +34,53 @@ class MonitoringTarget(Strict):
     _empty = field_validator("endpoint", mode="before")(empty_is_none)
 
 
+class DatabaseProxy(Strict):
+    """A Toxiproxy in front of the control plane's database (its REST API and
+    the proxy's name): OPS-08 adds latency there to make billing slow. The
+    stand-in runs one; staging needs one deployed for that rehearsal."""
+
+    toxiproxy_url: str = Field(min_length=1)
+    proxy: str = Field(default="controlplane-db", min_length=1)
+
+
+class Telemetry(Strict):
+    """OPS-07/08: how the metrics alert policies read are judged, and how the
+    critical alerts are fired on purpose.
+
+    ``plan`` names the probes, rehearsals and deferrals
+    (docs/operations/telemetry.yaml). A metric must report a point newer than
+    ``max_age_s``: a day and a half on staging, so last night's rehearsals
+    count. ``lag_s`` is how long the project takes to show a point after the
+    event (minutes for Google's log-based metrics); OPS-08 allows it on top of
+    each condition's window. ``step_s`` is how finely the condition is judged.
+    ``time_scale`` > 1 compresses every window of the policies and rehearsals
+    by that factor (the stand-in, so a five-minute window takes 15 s); the
+    evidence says so. ``not_produced`` names a metrics map whose
+    ``unavailable`` types this environment cannot produce (the stand-in's
+    docs/operations/metrics.yaml): listed with their reason, not judged.
+    ``database_proxy`` is where a rehearsal may slow the control plane's
+    database; unset, that rehearsal is not_evaluated, naming it.
+    """
+
+    plan: Path | None = None
+    max_age_s: float = Field(default=36 * 3600, gt=0)
+    lag_s: float = Field(default=300, ge=0)
+    step_s: float = Field(default=10, gt=0)
+    time_scale: float = Field(default=1, ge=1)
+    not_produced: Path | None = None
+    database_proxy: DatabaseProxy | None = None
+
+    _empty = field_validator("plan", "not_produced", mode="before")(empty_is_none)
+
+    @field_validator("database_proxy", mode="before")
+    @classmethod
+    def _no_url_no_proxy(cls, v: object) -> object:
+        # staging.yaml spells it with a variable that may be empty: no proxy.
+        if isinstance(v, dict) and not v.get("toxiproxy_url"):
+            return None
+        return v
+
+
 class OperationsConfig(Strict):
     """The operations surface: the docs tree and the freshness rules for it."""
 
@@ -52,3 +99,5 @@ class OperationsConfig(Strict):
     as_of: date | None = None
     # Unset: the policies and channels are judged as documents only.
     monitoring: MonitoringTarget | None = None
+    # Unset: OPS-07/08 are not_evaluated (needs monitoring too).
+    telemetry: Telemetry | None = None

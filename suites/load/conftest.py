@@ -31,9 +31,10 @@ from .plot import plot
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _serving_to_itself(serving_lock: FileLock) -> Iterator[None]:
-    """The profiles run with no rehearsal or probe of another check beside them."""
-    with serving_lock:
+def _serving_to_itself(serving_lock: FileLock, controlplane_lock: FileLock) -> Iterator[None]:
+    """The profiles run with no rehearsal or probe of another check beside them
+    (the webhook profile on a control plane nobody slows down)."""
+    with serving_lock, controlplane_lock:
         yield
 
 
