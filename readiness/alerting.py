@@ -196,7 +196,7 @@ def _bool(v: Value, what: str) -> bool:
     return v
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     """The ``q`` quantile by linear interpolation between closest ranks."""
     ordered = sorted(values)
     pos = q * (len(ordered) - 1)
@@ -762,22 +762,13 @@ def _align(s: _Series, aligner: int, lo: float, hi: float) -> Value | None:
         return window[-1]
     if aligner == Aligner.ALIGN_COUNT:
         return float(len(window))
-    if aligner in (
-        Aligner.ALIGN_COUNT_TRUE,
-        Aligner.ALIGN_COUNT_FALSE,
-        Aligner.ALIGN_FRACTION_TRUE,
-    ):
-        flags = [_bool(v, name) for v in window]
-        if aligner == Aligner.ALIGN_COUNT_TRUE:
-            return float(sum(flags))
-        if aligner == Aligner.ALIGN_COUNT_FALSE:
-            return float(len(flags) - sum(flags))
-        return sum(flags) / len(flags)
+    if aligner in _FLAG_ALIGNERS:
+        return _flags(_FLAG_ALIGNERS[aligner], [_bool(v, name) for v in window])
     if aligner in _ALIGN_PERCENTILES:
         q = _ALIGN_PERCENTILES[aligner]
         if isinstance(window[0], Dist):
             return _merge(_dists(window, name)).percentile(q)
-        return _percentile([_num(v, name) for v in window], q)
+        return percentile([_num(v, name) for v in window], q)
     if aligner == Aligner.ALIGN_SUM and isinstance(window[0], Dist):
         return _merge(_dists(window, name))
     nums = [_num(v, name) for v in window]
@@ -792,6 +783,27 @@ def _align(s: _Series, aligner: int, lo: float, hi: float) -> Value | None:
     if aligner == Aligner.ALIGN_STDDEV:
         return statistics.pstdev(nums)
     raise UnsupportedCondition(f"aligner {name} is not supported")
+
+
+_FLAG_ALIGNERS = {
+    Aligner.ALIGN_COUNT_TRUE: "true",
+    Aligner.ALIGN_COUNT_FALSE: "false",
+    Aligner.ALIGN_FRACTION_TRUE: "fraction",
+}
+_FLAG_REDUCERS = {
+    Reducer.REDUCE_COUNT_TRUE: "true",
+    Reducer.REDUCE_COUNT_FALSE: "false",
+    Reducer.REDUCE_FRACTION_TRUE: "fraction",
+}
+
+
+def _flags(kind: str, flags: list[bool]) -> float:
+    """BOOL values counted: how many true, how many false, or the fraction true."""
+    if kind == "true":
+        return float(sum(flags))
+    if kind == "false":
+        return float(len(flags) - sum(flags))
+    return sum(flags) / len(flags)
 
 
 def _in_window_merge(s: _Series, lo: float, hi: float) -> Dist | None:
@@ -817,17 +829,8 @@ def _reduce(reducer: int, values: list[Value]) -> Value | None:
     name = _name(Reducer(reducer))
     if reducer == Reducer.REDUCE_COUNT:
         return float(len(values))
-    if reducer in (
-        Reducer.REDUCE_COUNT_TRUE,
-        Reducer.REDUCE_COUNT_FALSE,
-        Reducer.REDUCE_FRACTION_TRUE,
-    ):
-        flags = [_bool(v, name) for v in values]
-        if reducer == Reducer.REDUCE_COUNT_TRUE:
-            return float(sum(flags))
-        if reducer == Reducer.REDUCE_COUNT_FALSE:
-            return float(len(flags) - sum(flags))
-        return sum(flags) / len(flags)
+    if reducer in _FLAG_REDUCERS:
+        return _flags(_FLAG_REDUCERS[reducer], [_bool(v, name) for v in values])
     if isinstance(values[0], Dist):
         merged = _merge(_dists(values, name))
         if reducer in _REDUCE_PERCENTILES:
@@ -839,7 +842,7 @@ def _reduce(reducer: int, values: list[Value]) -> Value | None:
         raise ValueError(f"{name} needs numbers, got distributions")
     nums = [_num(v, name) for v in values]
     if reducer in _REDUCE_PERCENTILES:
-        return _percentile(nums, _REDUCE_PERCENTILES[reducer])
+        return percentile(nums, _REDUCE_PERCENTILES[reducer])
     if reducer == Reducer.REDUCE_SUM:
         return sum(nums)
     if reducer == Reducer.REDUCE_MEAN:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import pytest
@@ -59,6 +58,7 @@ from readiness.drivers.monitoring import MonitoringApi, rfc3339
 from readiness.drivers.stripe_webhooks import Signing, StripeWebhookSender, event
 from readiness.settings.operations import MonitoringTarget
 from tests.test_monitoring import error_problems, unknown
+from tests.test_monitoring_memory import _Config
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "docs" / "operations" / "alert-policies"
@@ -667,18 +667,6 @@ def test_a_driver_error_names_the_stand_in(monitoring):
 
 
 # --------------------------------------------------------------- the stand-in's wiring
-
-
-class _Config:
-    def __init__(self) -> None:
-        self.cleanups: list[Any] = []
-
-    def add_cleanup(self, fn: Any) -> None:
-        self.cleanups.append(fn)
-
-    def close(self) -> None:
-        while self.cleanups:
-            self.cleanups.pop()()
 
 
 def test_the_builder_scrapes_services_built_after_it(tmp_path, plane):
