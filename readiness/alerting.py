@@ -1147,11 +1147,22 @@ def _threshold(
         )
         for i in range(len(times))
     ]
+    return _judged(index, cond, "threshold", series, times, met)
+
+
+def _judged(
+    index: int,
+    cond: monitoring_v3.AlertPolicy.Condition,
+    kind: Literal["threshold", "absence"],
+    series: list[SeriesEvaluation],
+    times: Sequence[float],
+    met: list[bool],
+) -> ConditionEvaluation:
     first, resolved = _first_and_resolved(times, met)
     return ConditionEvaluation(
         index=index,
         display_name=cond.display_name,
-        kind="threshold",
+        kind=kind,
         window_s=window_s(cond),
         resolve_window_s=resolve_window_s(cond),
         met=met,
@@ -1216,19 +1227,7 @@ def _absence(
     for i in range(len(times)):
         known = sum(1 for s in series if s.values[i] is not None)
         met.append(_triggered(ab.trigger, sum(s.failing[i] for s in series), known))
-    first, resolved = _first_and_resolved(times, met)
-    return ConditionEvaluation(
-        index=index,
-        display_name=cond.display_name,
-        kind="absence",
-        window_s=window_s(cond),
-        resolve_window_s=resolve_window_s(cond),
-        met=met,
-        has_data=[any(s.values[i] is not None for s in series) for i in range(len(times))],
-        series=series,
-        first_met_at=first,
-        resolved_at=resolved,
-    )
+    return _judged(index, cond, "absence", series, times, met)
 
 
 def _resource(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
