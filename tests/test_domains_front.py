@@ -431,6 +431,8 @@ def test_certificates_denied_is_not_evaluated(gate_run, tmp_path):
                 "kind": "load-balancer",
                 "address": "127.0.0.1",
                 "managed_certificates": {"project": "someone-elses-project"},
+                # Readable, so DOM-03 judges the seeded policy (MODERN, TLS 1.2) and passes.
+                "ssl_policy": {"project": "dataface-staging", "name": "dataface-tls"},
             },
         },
     )

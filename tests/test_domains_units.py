@@ -8,14 +8,8 @@ from pydantic import ValidationError
 from fixtures.tls.ca import LeafSpec, issue
 from fixtures.tls.zone_server import ZoneServer
 from readiness.drivers.dns import Resolver, parse_mapping_list
-from readiness.drivers.tls import (
-    key_description,
-    legacy_client_ready,
-    name_matches,
-    san_matches,
-    signature_hash,
-    verify_chain,
-)
+from readiness.drivers.tls import key_description, name_matches, san_matches, signature_hash
+from readiness.drivers.tls_scan import trust_stores, validate
 from readiness.settings.domains import DomainTarget
 from suites.domains.conftest import label
 
@@ -39,31 +33,35 @@ def test_name_matching_follows_rfc6125(pattern, host, ok):
 
 def test_chain_judgement(tmp_path):
     healthy = issue(LeafSpec(NAMES), tmp_path / "ok")
-    chain = (healthy.leaf, *_intermediates(healthy.cert_chain))
-    assert verify_chain(chain, healthy.ca_bundle) is None
+    stores = trust_stores([], healthy.ca_bundle)
+    assert validate(_served(healthy), stores, NAMES[0]) == {"CA bundle ca-bundle.pem": None}
     assert san_matches(healthy.leaf, "app.dataface.test")
     assert not san_matches(healthy.leaf, "www.dataface.test")
 
+    # Expiry is DOM-01's: the chain is judged inside the leaf's window.
     expired = issue(LeafSpec(NAMES, valid_from_days=-30, valid_until_days=-1), tmp_path / "old")
-    assert (
-        verify_chain((expired.leaf, *_intermediates(expired.cert_chain)), expired.ca_bundle) is None
-    )
+    assert validate(_served(expired), trust_stores([], expired.ca_bundle), NAMES[0]) == {
+        "CA bundle ca-bundle.pem": None
+    }
+    # The host name is DOM-02's SAN check: a chain for another name still builds.
+    other = issue(LeafSpec(("www.dataface-legacy.test",)), tmp_path / "san")
+    assert set(validate(_served(other), trust_stores([], other.ca_bundle), NAMES[0]).values()) == {
+        None
+    }
 
     rogue = issue(LeafSpec(NAMES, untrusted_issuer=True), tmp_path / "rogue")
-    assert "issuer" in verify_chain(
-        (rogue.leaf, *_intermediates(rogue.cert_chain)), healthy.ca_bundle
-    )
+    assert "exhausted" in validate(_served(rogue), stores, NAMES[0])["CA bundle ca-bundle.pem"]
+    alone = issue(LeafSpec(NAMES, serve_intermediate=False), tmp_path / "alone")
+    assert len(_served(alone)) == 1
+    assert validate(_served(alone), trust_stores([], alone.ca_bundle), NAMES[0])[
+        "CA bundle ca-bundle.pem"
+    ]
 
 
 def test_weak_key_and_signature_are_visible(tmp_path):
     weak = issue(LeafSpec(NAMES, key="rsa1024", signature="sha1"), tmp_path)
     assert key_description(weak.leaf) == ("RSA", 1024)
     assert signature_hash(weak.leaf) == "sha1"
-
-
-def test_this_client_can_offer_legacy_versions():
-    # If this fails, DOM-03 reports not_evaluated rather than trusting refusals.
-    assert legacy_client_ready(["TLSv1", "TLSv1.1", "TLSv1.2"]) == []
 
 
 def test_zone_server_answers_through_dnspython(tmp_path):
@@ -115,7 +113,7 @@ def test_target_addresses_and_validation():
         DomainTarget(name="x", https="127.0.0.1")
 
 
-def _intermediates(path):
+def _served(issued):
     from cryptography import x509
 
-    return x509.load_pem_x509_certificates(path.read_bytes())[1:]
+    return tuple(x509.load_pem_x509_certificates(issued.cert_chain.read_bytes()))

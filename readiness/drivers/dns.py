@@ -14,6 +14,8 @@ same REST API (the stand-in's), with every error an ``ApiFailure``:
 - A load balancer's Google-managed certificates: Compute Engine v1
   ``sslCertificates`` (global), whose per-domain status says whether Google
   could provision the certificate the load balancer serves.
+- A load balancer's SSL policy: Compute Engine v1 ``sslPolicies`` (global),
+  the profile and minimum TLS version its target HTTPS proxy negotiates with.
 """
 
 from __future__ import annotations
@@ -231,21 +233,22 @@ def parse_certificate_list(body: dict[str, Any]) -> list[SslCertificate]:
     return [SslCertificate.model_validate(i) for i in body.get("items", [])]
 
 
-class ManagedCertificates:
-    """A project's global SSL certificates through Compute Engine v1
-    (``sslCertificates.list``), on Google's discovery client: ``endpoint``
-    None is compute.googleapis.com with application default credentials, a
-    URL a server speaking the same API."""
+class _Compute:
+    """One project's global resources through Compute Engine v1, on Google's
+    discovery client: ``endpoint`` None is compute.googleapis.com with
+    application default credentials, a URL a server speaking the same API."""
+
+    what = "resources"
 
     def __init__(self, project: str, endpoint: str | None, timeout_s: float) -> None:
         self.project = project
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         where = (endpoint or "https://compute.googleapis.com").rstrip("/")
-        self.label = f"Compute Engine projects/{project} global SSL certificates ({where})"
+        self.label = f"Compute Engine projects/{project} global {self.what} ({where})"
         self._client: Any = None
 
-    def _resource(self) -> Any:
+    def _compute(self) -> Any:
         if self._client is None:
             # The discovery client takes an endpoint as the whole base URL, and
             # Compute's (unlike Cloud Run's) carries a service path.
@@ -260,11 +263,17 @@ class ManagedCertificates:
                 self.timeout_s,
                 role=COMPUTE_VIEWER,
             )
-        return self._client.sslCertificates()
+        return self._client
+
+
+class ManagedCertificates(_Compute):
+    """A project's global SSL certificates (``sslCertificates.list``)."""
+
+    what = "SSL certificates"
 
     def certificates(self) -> list[SslCertificate]:
         """Every global certificate of the project, managed or not."""
-        resource = self._resource()
+        resource = self._compute().sslCertificates()
         request = resource.list(project=self.project, maxResults=PAGE)
         out: list[SslCertificate] = []
         for _ in range(MAX_PAGES):
@@ -274,3 +283,48 @@ class ManagedCertificates:
             if request is None:
                 return out
         raise DnsError(f"{self.label}: more than {MAX_PAGES} pages of SSL certificates")
+
+
+# --- load balancer: SSL policy ----------------------------------------------
+
+
+class SslPolicyWarning(BaseModel):
+    """A misconfiguration Compute itself noticed in the policy."""
+
+    model_config = ConfigDict(extra="ignore")
+    code: str = ""
+    message: str = ""
+
+
+class SslPolicy(BaseModel):
+    """The parts of a Compute Engine v1 SslPolicy the gate reads, in the API's
+    field names. ``profile`` is COMPATIBLE, MODERN, RESTRICTED, CUSTOM or
+    FIPS_202205 and ``minTlsVersion`` TLS_1_0 to TLS_1_3; both stay plain
+    strings, so a value Google adds later reaches the judgement (which names
+    it) instead of failing the read."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    name: str
+    # Compute's defaults when a policy is created without them.
+    profile: str = "COMPATIBLE"
+    min_tls_version: str = Field(default="TLS_1_0", alias="minTlsVersion")
+    # Set only for profile CUSTOM: the features its owner chose.
+    custom_features: list[str] = Field(default=[], alias="customFeatures")
+    # Output only: the TLS 1.2-and-earlier suites the policy enables (TLS 1.3's are not listed).
+    enabled_features: list[str] = Field(default=[], alias="enabledFeatures")
+    warnings: list[SslPolicyWarning] = []
+    fingerprint: str | None = None
+    self_link: str | None = Field(default=None, alias="selfLink")
+
+
+class SslPolicies(_Compute):
+    """A project's global SSL policies (``sslPolicies.get``), by name."""
+
+    what = "SSL policies"
+
+    def policy(self, name: str) -> SslPolicy:
+        """The named policy; an unknown name is an ``ApiFailure`` of kind not-found."""
+        resource = self._compute().sslPolicies()
+        request = resource.get(project=self.project, sslPolicy=name)
+        body = call(self.label, f"get SSL policy {name}", request.execute, role=COMPUTE_VIEWER)
+        return SslPolicy.model_validate(body)

@@ -88,6 +88,27 @@ class ManagedCertificates(Strict):
     _empty = field_validator("endpoint", mode="before")(empty_is_none)
 
 
+class SslPolicyRef(Strict):
+    """The load balancer's SSL policy, read through Compute Engine v1
+    ``sslPolicies.get`` (global) in ``project``: the policy attached to the
+    load balancer's target HTTPS proxy (``gcloud compute target-https-proxies
+    describe``, its ``sslPolicy``).
+
+    A proxy with no policy attached gets Google's default, profile COMPATIBLE
+    with minimum TLS 1.0: the legacy protocols and the 3DES suite stay on
+    unless a policy says otherwise, so the gate judges the policy itself, not
+    only what one handshake from here happens to negotiate. ``endpoint`` None
+    is compute.googleapis.com with application default credentials; a URL is
+    a server speaking the same REST API (the stand-in's).
+    """
+
+    project: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    endpoint: str | None = None
+
+    _empty = field_validator("endpoint", mode="before")(empty_is_none)
+
+
 class LoadBalancerFront(Strict):
     """A global external Application Load Balancer (serverless NEG to Cloud
     Run) fronts the domains: what ingress ``internal-and-cloud-load-balancing``
@@ -101,6 +122,8 @@ class LoadBalancerFront(Strict):
     address: str
     # None: the certificates are not judged here (DOM-01/02 still judge what is served).
     managed_certificates: ManagedCertificates | None = None
+    # None: the SSL policy is not read (DOM-03 still judges what the domains negotiate).
+    ssl_policy: SslPolicyRef | None = None
 
     @field_validator("address")
     @classmethod
@@ -169,8 +192,14 @@ class DomainsConfig(Strict):
     """The custom-domains surface: certificates, protocols, redirect, DNS and front."""
 
     targets: list[DomainTarget] = Field(min_length=1)
-    # None: the system trust store (what browsers use); a path: that PEM bundle.
+    # The trust stores sslyze ships that must each build the served chain
+    # (mozilla, apple, android, java, windows): a chain one browser completes
+    # and a phone does not is the classic launch bug. A path in ``ca_bundle``
+    # is one more store (a private CA); local has only that.
+    trust_stores: list[str] = ["mozilla", "apple", "android"]
     ca_bundle: Path | None = None
+    # The Mozilla server-side TLS profile DOM-03 judges versions, suites and curves by.
+    tls_profile: Literal["intermediate", "modern"] = "intermediate"
     min_days: int = Field(default=21, gt=0)
     hsts_min_age_s: int = Field(default=31_536_000, ge=0)
     min_rsa_bits: int = 2048
@@ -181,6 +210,24 @@ class DomainsConfig(Strict):
     front: Front | None = None
 
     _empty = field_validator("ca_bundle", mode="before")(empty_is_none)
+    _stores = field_validator("trust_stores", mode="before")(split_commas)
+
+    @field_validator("trust_stores")
+    @classmethod
+    def _shipped(cls, v: list[str]) -> list[str]:
+        shipped = {"mozilla", "apple", "android", "java", "windows"}  # sslyze 6's stores
+        unknown = [s for s in v if s.lower() not in shipped]
+        if unknown:
+            raise ValueError(f"unknown trust store {unknown} (sslyze ships {sorted(shipped)})")
+        return [s.lower() for s in v]
+
+    @model_validator(mode="after")
+    def _has_an_anchor(self) -> DomainsConfig:
+        if not self.trust_stores and self.ca_bundle is None:
+            raise ValueError(
+                "trust_stores is empty and ca_bundle unset: no store to validate chains"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Fixtures of the custom-domains surface: one handshake per domain per run.
+"""Fixtures of the custom-domains surface: one sslyze scan per domain per run.
 
 Nothing here knows the stand-in: ``domains.targets`` can name any host:port,
 with ``domains.ca_bundle`` (or the system trust store) as the trust anchor,
@@ -22,7 +22,13 @@ from readiness.drivers.dns import (
     SnapshotMappings,
 )
 from readiness.drivers.google_api import ApiFailure
-from readiness.drivers.tls import Handshake, TLSProbeError, handshake
+from readiness.drivers.tls_scan import (
+    ScanTarget,
+    SslyzeScanner,
+    TLSProbeError,
+    TlsScan,
+    trust_stores,
+)
 from readiness.plugin import surface_config
 from readiness.settings.domains import DomainsConfig, DomainTarget, Front, LoadBalancerFront
 
@@ -43,20 +49,20 @@ def now() -> datetime:
 
 
 @pytest.fixture(scope="session")
-def handshakes(domains: DomainsConfig, timeout_s: float) -> dict[str, Handshake]:
-    """Each domain's served chain, from a TLS 1.2+ handshake.
+def scans(domains: DomainsConfig, timeout_s: float) -> dict[str, TlsScan]:
+    """Each domain's TLS endpoint as sslyze sees it: versions, suites, curves,
+    the served chain and each trust store's verdict on it.
 
     An unreachable domain cannot be judged: the criterion errors with its
     address rather than passing or failing on a guess.
     """
-    out: dict[str, Handshake] = {}
-    for t in domains.targets:
-        host, port = t.https_address()
-        try:
-            out[t.name] = handshake(host, port, t.name, timeout_s)
-        except TLSProbeError as e:
-            pytest.fail(f"{t.name}: {e}", pytrace=False)
-    return out
+    targets = {t.name: ScanTarget(*t.https_address(), t.name) for t in domains.targets}
+    try:
+        stores = trust_stores(domains.trust_stores, domains.ca_bundle)
+        found = SslyzeScanner(stores, timeout_s).scan(list(targets.values()))
+    except (TLSProbeError, ValueError) as e:
+        pytest.fail(f"domains: {e}", pytrace=False)
+    return {name: found[target] for name, target in targets.items()}
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from .conftest import label
 
 
 @pytest.mark.criterion("DOM-01")
-def test_certificate_valid_for_min_days(domains, handshakes, now, evidence_dir):
+def test_certificate_valid_for_min_days(domains, scans, now, evidence_dir):
     problems, detail = [], {}
     for t in domains.targets:
-        leaf = handshakes[t.name].leaf
+        leaf = scans[t.name].leaf
         left = days_left(leaf, now)
         detail[t.name] = {
             "not_before": leaf.not_valid_before_utc.isoformat(),

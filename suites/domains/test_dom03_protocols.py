@@ -1,55 +1,75 @@
-"""DOM-03: TLS 1.0 and 1.1 refused, TLS 1.2 or better accepted.
+"""DOM-03: what each domain's TLS endpoint offers stays inside the env's
+Mozilla profile (``domains.tls_profile``, intermediate by default): TLS 1.0
+and 1.1 refused, only the profile's cipher suites and key-exchange curves
+accepted. sslyze offers each version and suite itself, with a client that
+can really speak the old ones, so a refusal is the server's.
 
-Each version is offered alone, by a client that can really speak it (proved
-in memory first): a refusal is then the server's, never the client's own
-security level talking (FACTS.md, "Probing TLS versions correctly").
+Where a Google Cloud load balancer fronts the domains, its SSL policy
+(``domains.front.ssl_policy``) is read through Compute and judged too:
+the policy is what the next certificate or proxy change keeps, the scan
+only what is served today.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from readiness.checks import fail_on, record
-from readiness.drivers.tls import Outcome, TLSProbeError, legacy_client_ready, probe_version
+from readiness.checks import fail_on, judge_api_failure, record
+from readiness.drivers.dns import SslPolicies, SslPolicy
+from readiness.drivers.google_api import ApiFailure
+from readiness.settings.domains import LoadBalancerFront
+from readiness.ssl_policy import ssl_policy_problems
+from readiness.tls_profile import mozilla, profile_problems
 
 from .conftest import label
 
-LEGACY = ["TLSv1", "TLSv1.1"]
 
-
-@pytest.fixture(scope="module")
-def client_ready() -> None:
-    cannot = legacy_client_ready(LEGACY)
-    if cannot:
-        pytest.skip(
-            f"this machine's OpenSSL cannot negotiate {', '.join(cannot)} even at SECLEVEL=0: "
-            "a server refusal could not be told from the client's"
-        )
+def _policy(domains, timeout_s) -> tuple[SslPolicy | None, ApiFailure | None]:
+    front = domains.front
+    ref = front.ssl_policy if isinstance(front, LoadBalancerFront) else None
+    if ref is None:
+        return None, None
+    try:
+        return SslPolicies(ref.project, ref.endpoint, timeout_s).policy(ref.name), None
+    except ApiFailure as e:
+        return None, e
 
 
 @pytest.mark.criterion("DOM-03")
-def test_legacy_protocols_refused_modern_accepted(
-    client_ready, reachable, domains, timeout_s, evidence_dir
-):
+def test_protocols_suites_and_curves_in_profile(domains, scans, timeout_s, evidence_dir):
+    profile = mozilla(domains.tls_profile)
     problems, detail = [], {}
     for t in domains.targets:
-        host, port = t.https_address()
-        seen = {}
-        for version in [*LEGACY, "TLSv1.2", "TLSv1.3"]:
-            try:
-                probe = probe_version(host, port, t.name, version, timeout_s)
-            except TLSProbeError as e:
-                pytest.fail(f"DOM-03 {label(t)} {version}: {e}", pytrace=False)
-            seen[version] = {"outcome": probe.outcome.value, "detail": probe.detail}
-            if version in LEGACY and probe.outcome is Outcome.ACCEPTED:
-                problems.append(
-                    f"DOM-03 {label(t)} accepts {version} ({probe.detail}); 1.0 and 1.1 must be refused"
-                )
-        modern = [v for v in ("TLSv1.2", "TLSv1.3") if seen[v]["outcome"] == Outcome.ACCEPTED]
-        if not modern:
-            problems.append(
-                f"DOM-03 {label(t)} refuses both TLS 1.2 and 1.3 ({seen['TLSv1.2']['detail']})"
-            )
-        detail[t.name] = seen
-    record(evidence_dir, "domains/DOM-03-protocols", detail)
-    fail_on(problems, "protocol findings")
+        scan = scans[t.name]
+        problems += profile_problems(scan, profile, label(t))
+        detail[t.name] = {
+            "accepted": {v: list(s) for v, s in scan.accepted.items()},
+            "curves": list(scan.curves),
+        }
+    policy, unread = _policy(domains, timeout_s)
+    if policy is not None:
+        problems += [f"DOM-03 load balancer {p}" for p in ssl_policy_problems(policy)]
+    record(
+        evidence_dir,
+        "domains/DOM-03-protocols",
+        {
+            "profile": profile.label,
+            "allowed": {
+                "versions": sorted(profile.versions),
+                "suites": sorted(profile.suites),
+                "tls13_suites": sorted(profile.tls13_suites),
+                "curves": sorted(profile.curves),
+            },
+            "domains": detail,
+            "ssl_policy": policy.model_dump(by_alias=True, exclude_none=True) if policy else None,
+        },
+    )
+    fail_on(problems, "protocol findings")  # what is served is judged even when the policy is not
+    if unread is not None:
+        judge_api_failure(unread, "DOM-03 domains.front.ssl_policy:")
+    if isinstance(domains.front, LoadBalancerFront) and policy is None:
+        pytest.skip(
+            "DOM-03 not evaluated: the load balancer's SSL policy is not named "
+            "(domains.front.ssl_policy: {project, name}); a target HTTPS proxy without "
+            "one runs Google's default, COMPATIBLE with TLS 1.0"
+        )
