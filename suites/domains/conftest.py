@@ -1,9 +1,10 @@
 """Fixtures of the custom-domains surface: one sslyze scan per domain per run.
 
 Nothing here knows the stand-in: ``domains.targets`` can name any host:port,
-with ``domains.ca_bundle`` (or the system trust store) as the trust anchor,
-and ``domains.front`` names the load balancer or domain mappings that serve
-them, read through Google's APIs at Google or at the endpoint the env names.
+judged against the trust stores sslyze ships (``domains.trust_stores``) and
+``domains.ca_bundle``, and ``domains.front`` names the load balancer or
+domain mappings that serve them, read through Google's APIs at Google or at
+the endpoint the env names.
 """
 
 from __future__ import annotations
