@@ -152,9 +152,10 @@ def validate(
     """Each store's verdict on the served chain, its reason when it fails."""
     at = _inside_validity(chain[0], datetime.now(UTC))
     subject = _subject_of(chain[0], server_name)
+    pem = _pem(chain)
     out: dict[str, str | None] = {}
     for store in stores:
-        result = store.verify_certificate_chain(_pem(chain), subject, validation_time=at)
+        result = store.verify_certificate_chain(pem, subject, validation_time=at)
         out[store.name] = None if result.was_validation_successful else str(result.validation_error)
     return out
 
@@ -179,12 +180,13 @@ class SslyzeScanner:
         )
 
     def scan(self, targets: list[ScanTarget]) -> dict[ScanTarget, TlsScan]:
-        requests = {self._request(t).server_location: t for t in targets}
+        requests = {t: self._request(t) for t in targets}
+        by_location = {r.server_location: t for t, r in requests.items()}
         scanner = Scanner(per_server_concurrent_connections_limit=5)
-        scanner.queue_scans([self._request(t) for t in targets])
+        scanner.queue_scans(list(requests.values()))
         out = {}
         for result in scanner.get_results():
-            t = requests[result.server_location]
+            t = by_location[result.server_location]
             out[t] = self._reading(t, result)
         return out
 
